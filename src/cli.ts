@@ -1,0 +1,241 @@
+#!/usr/bin/env node
+/**
+ * The fracta command. Each subcommand loads only what it needs, so `fracta --version` and the MCP
+ * server start fast.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { VERSION } from './version.js';
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  readonly positionals: number;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+}
+
+const common = {
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function service(values: Record<string, unknown>) {
+  const { Fracta } = await import('./service.js');
+  return new Fracta({ configPath: values.config as string | undefined });
+}
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function json(value: unknown): void {
+  print(JSON.stringify(value, null, 2));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const COMMANDS: Record<string, Command> = {
+  mcp: {
+    summary: 'Serve fracta over MCP on stdio (for Claude Desktop, Claude Code, Codex, any MCP client)',
+    usage: 'fracta mcp [--config PATH]',
+    options: { ...common },
+    positionals: 0,
+    async run(values) {
+      const { runMcpServer } = await import('./mcp/server.js');
+      await runMcpServer({ configPath: values.config as string | undefined });
+      return -1; // keep serving
+    },
+  },
+  spawn: {
+    summary: 'Run an agent on a task, wait for it, print its result',
+    usage:
+      'fracta spawn --task TEXT|- [--runtime NAME] [--model M] [--tier heavy|medium|light] [--contract TEXT]\n' +
+      '             [--resume-token T] [--timeout SECONDS] [--cleanup keep|on_success|always] [--json] [--config PATH]\n' +
+      '  --task -   reads the task from stdin (for long prompts)',
+    options: {
+      ...common,
+      task: { type: 'string', short: 't' },
+      runtime: { type: 'string', short: 'r' },
+      model: { type: 'string', short: 'm' },
+      tier: { type: 'string' },
+      contract: { type: 'string' },
+      'resume-token': { type: 'string' },
+      timeout: { type: 'string' },
+      cleanup: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    positionals: 0,
+    async run(values) {
+      if (values.task === undefined) throw usageError('spawn', 'give the task with --task TEXT (or --task - to read it from stdin)');
+      const task = values.task === '-' ? await readStdin() : (values.task as string);
+      const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+      const fracta = await service(values);
+      const { record: started } = await fracta.start({
+        task,
+        runtime: values.runtime,
+        model: values.model,
+        tier: values.tier,
+        contract: values.contract,
+        resume_token: values['resume-token'],
+        timeout_s: timeout,
+        cleanup: values.cleanup,
+      });
+      // Ctrl-C stops the agent too: a CLI run belongs to this terminal.
+      const interrupt = () => void fracta.cancel({ run_id: started.run_id });
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      const record = await fracta.waitForEnd(started.run_id);
+      if (values.json) json(record);
+      else if (record.status === 'succeeded') {
+        for (const warning of record.warnings) process.stderr.write(`fracta: warning: ${warning}\n`);
+        print(record.output ?? '');
+      } else {
+        process.stderr.write(`fracta: run ${record.run_id} ${record.status}: [${record.error?.code}] ${record.error?.message}\n`);
+        if (record.output) print(record.output);
+      }
+      return record.status === 'succeeded' ? 0 : 1;
+    },
+  },
+  runtimes: {
+    summary: 'List runtimes: host, tier, capabilities, models, and whether the CLI is installed',
+    usage: 'fracta runtimes [--json] [--config PATH]',
+    options: { ...common, json: { type: 'boolean' } },
+    positionals: 0,
+    async run(values) {
+      const fracta = await service(values);
+      const config = fracta.config();
+      const runtimes = fracta.runtimes();
+      if (values.json) json({ default_runtime: config.defaultRuntime, config_source: config.source ?? 'built-in defaults', runtimes });
+      else {
+        const { formatRuntimes } = await import('./cli/format.js');
+        print(formatRuntimes(runtimes, config.source ?? 'built-in defaults (no fracta.yaml found)'));
+      }
+      return 0;
+    },
+  },
+  runs: {
+    summary: 'List recent runs, newest first',
+    usage: 'fracta runs [--status STATUS] [--limit N] [--json]',
+    options: { ...common, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: 0,
+    async run(values) {
+      const fracta = await service(values);
+      const runs = await fracta.runs({ status: values.status, limit: values.limit === undefined ? undefined : Number(values.limit) });
+      if (values.json) json({ runs });
+      else print((await import('./cli/format.js')).formatRuns(runs));
+      return 0;
+    },
+  },
+  status: {
+    summary: "Show a run's record",
+    usage: 'fracta status RUN_ID [--json]',
+    options: { ...common, json: { type: 'boolean' } },
+    positionals: 1,
+    async run(values, [runId]) {
+      const record = await (await service(values)).status({ run_id: runId });
+      if (values.json) json(record);
+      else print((await import('./cli/format.js')).formatRecord(record));
+      return 0;
+    },
+  },
+  logs: {
+    summary: "Print a run's output log (or its stderr)",
+    usage: 'fracta logs RUN_ID [--stderr]',
+    options: { ...common, stderr: { type: 'boolean' } },
+    positionals: 1,
+    async run(values, [runId]) {
+      const fracta = await service(values);
+      const record = await fracta.status({ run_id: runId });
+      const fs = await import('node:fs');
+      const { pipeline } = await import('node:stream/promises');
+      const file = values.stderr ? record.stderr_path : record.stdout_path;
+      if (fs.existsSync(file)) await pipeline(fs.createReadStream(file), process.stdout, { end: false });
+      return 0;
+    },
+  },
+  cancel: {
+    summary: 'Stop a run and its whole process tree',
+    usage: 'fracta cancel RUN_ID [--json]',
+    options: { ...common, json: { type: 'boolean' } },
+    positionals: 1,
+    async run(values, [runId]) {
+      const record = await (await service(values)).cancel({ run_id: runId });
+      if (values.json) json(record);
+      else print(`run ${record.run_id}: ${record.status}`);
+      return 0;
+    },
+  },
+};
+
+class UsageError extends Error {}
+
+function usageError(command: string, message: string): UsageError {
+  return new UsageError(`fracta ${command}: ${message}\nusage: ${COMMANDS[command]!.usage}`);
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return [
+    `fracta ${VERSION}: lets one agent spawn another`,
+    '',
+    'usage: fracta <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`),
+    '',
+    'Every command takes --config PATH (else FRACTA_CONFIG, ./fracta.yaml, $FRACTA_HOME/fracta.yaml, built-in defaults)',
+    'and --help. State lives in $FRACTA_HOME (default ~/.fracta).',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    print(topic && COMMANDS[topic] ? `usage: ${COMMANDS[topic]!.usage}` : mainHelp());
+    return 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    print(VERSION);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`fracta: unknown command "${name}" (use ${Object.keys(COMMANDS).join(', ')}; fracta --help)\n`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+  } catch (error) {
+    process.stderr.write(`fracta ${name}: ${(error as Error).message}\nusage: ${command.usage}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    print(`${command.summary}\n\nusage: ${command.usage}`);
+    return 0;
+  }
+  if (parsed.positionals.length !== command.positionals) {
+    process.stderr.write(
+      `fracta ${name}: expected ${command.positionals === 0 ? 'no arguments' : 'a run id'}, got ${parsed.positionals.length}\nusage: ${command.usage}\n`,
+    );
+    return 2;
+  }
+  try {
+    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(`fracta: ${typeof code === 'string' ? `[${code}] ` : ''}${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exitCode = code;

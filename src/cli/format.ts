@@ -1,0 +1,67 @@
+/** Human output of the CLI: short, aligned, and honest about what failed. */
+import type { RunRecord } from '../runs/record.js';
+import type { RuntimeInfo } from '../runtime-info.js';
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string {
+  const rows = [['RUNTIME', 'HOST', 'TIER', 'CAPABILITIES', 'MODEL', 'TIERS', 'COMMAND']];
+  for (const r of runtimes) {
+    const caps = Object.entries(r.capabilities)
+      .filter(([, on]) => on)
+      .map(([name]) => name)
+      .join(',');
+    const tiers = Object.entries(r.model_tiers)
+      .map(([tier, model]) => `${tier}=${model}`)
+      .join(',');
+    rows.push([
+      `${r.name}${r.default ? '*' : ''}`,
+      r.host,
+      r.tier,
+      caps || '-',
+      r.model ?? '-',
+      tiers || '-',
+      r.command_path ?? `${r.command} (NOT FOUND on PATH)`,
+    ]);
+  }
+  const k8s = runtimes
+    .filter((r) => r.kubernetes)
+    .map(
+      (r) =>
+        `  ${r.name}: namespace ${r.kubernetes!.namespace ?? '-'}, image ${r.kubernetes!.image ?? '-'}, env ${
+          r.kubernetes!.env.map((e) => (e.secret_ref ? `${e.name}<-secret ${e.secret_ref.name}/${e.secret_ref.key}` : e.name)).join(' ') || '-'
+        }`,
+    );
+  return [table(rows), '', `* default runtime. Config: ${source}`, ...(k8s.length ? ['Kubernetes settings (used by the kubernetes backend):', ...k8s] : [])].join('\n');
+}
+
+export function formatRuns(runs: RunRecord[]): string {
+  if (runs.length === 0) return 'no runs';
+  const rows = [['RUN', 'STATUS', 'RUNTIME', 'STARTED', 'TASK']];
+  for (const run of runs) {
+    rows.push([run.run_id, run.status, run.runtime, run.created_at.replace('T', ' ').slice(0, 19), run.task_preview.replace(/\s+/g, ' ').slice(0, 50)]);
+  }
+  return table(rows);
+}
+
+export function formatRecord(record: RunRecord): string {
+  const lines = [
+    `run:       ${record.run_id}`,
+    `status:    ${record.status}`,
+    `runtime:   ${record.runtime} (host ${record.host}, ${record.tier})`,
+    `model:     ${record.model ?? '-'}`,
+    `started:   ${record.started_at ?? '-'}`,
+    `ended:     ${record.ended_at ?? '-'}`,
+    `exit:      ${record.signal ?? record.exit_code ?? '-'}`,
+    `workspace: ${record.workspace}${record.workspace_removed ? ' (removed)' : ''}`,
+    `log:       ${record.stdout_path}`,
+  ];
+  if (record.resume_token) lines.push(`resume:    ${record.resume_token}`);
+  if (record.error) lines.push(`error:     [${record.error.code}] ${record.error.message}`);
+  for (const warning of record.warnings) lines.push(`warning:   ${warning}`);
+  if (record.output) lines.push('', record.output);
+  return lines.join('\n');
+}

@@ -1,0 +1,147 @@
+/**
+ * Finding, reading and validating fracta.yaml. Raw YAML goes through zod into RuntimeConfig objects;
+ * every problem is reported as `file: path.to.field: what is wrong (and what is allowed)`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { FractaError } from '../errors.js';
+import { adapterNames, findAdapter } from '../host/adapters.js';
+import { fractaHome } from '../paths.js';
+import { BUILTIN_DEFAULT_RUNTIME, BUILTIN_RUNTIMES } from './defaults.js';
+import { formatIssues, formatPath } from './errors.js';
+import type { FractaConfig, RuntimeConfig } from './runtime.js';
+import { configSchema, runtimeCommonShape, strictObject } from './schema.js';
+
+export interface ConfigLocation {
+  /** The file to read, or null for the built-in defaults. */
+  readonly path: string | null;
+  /** Whether the user named it (--config, FRACTA_CONFIG): then it must exist. */
+  readonly explicit: boolean;
+}
+
+/** --config, else FRACTA_CONFIG, else ./fracta.yaml, else $FRACTA_HOME/fracta.yaml, else built-ins. */
+export function locateConfig(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ConfigLocation {
+  if (flag) return { path: path.resolve(cwd, flag), explicit: true };
+  if (env.FRACTA_CONFIG) return { path: path.resolve(cwd, env.FRACTA_CONFIG), explicit: true };
+  for (const candidate of [path.join(cwd, 'fracta.yaml'), path.join(fractaHome(env), 'fracta.yaml')]) {
+    if (fs.existsSync(candidate)) return { path: candidate, explicit: false };
+  }
+  return { path: null, explicit: false };
+}
+
+function displayName(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+export function loadConfig(location: ConfigLocation): FractaConfig {
+  if (location.path === null) return parseConfig({}, null);
+  let text: string;
+  try {
+    text = fs.readFileSync(location.path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new FractaError('config_invalid', `${location.path}: cannot read the config (${reason}); fix the path given by --config or FRACTA_CONFIG`);
+  }
+  return parseConfigText(text, location.path);
+}
+
+export function parseConfigText(text: string, file: string): FractaConfig {
+  const name = displayName(file);
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const lines = document.errors.map((error) => {
+      const at = error.linePos?.[0];
+      return `${name}${at ? `:${at.line}:${at.col}` : ''}: ${error.message.split('\n')[0]}`;
+    });
+    throw new FractaError('config_invalid', lines.join('\n'));
+  }
+  return parseConfig(document.toJS() ?? {}, file);
+}
+
+/** Validates a parsed document (or {} for the built-in defaults) into a FractaConfig. */
+export function parseConfig(raw: unknown, file: string | null): FractaConfig {
+  const name = file === null ? 'built-in defaults' : displayName(file);
+  const fail = (lines: string[]): never => {
+    throw new FractaError('config_invalid', lines.map((line) => `${name}: ${line}`).join('\n'));
+  };
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) fail(formatIssues(parsed.error.issues, []));
+  const agents = parsed.data!.agents;
+
+  const problems: string[] = [];
+  const runtimes = new Map<string, RuntimeConfig>();
+  const userRuntimes = agents.agent_runtimes;
+  const merged = { ...BUILTIN_RUNTIMES, ...userRuntimes };
+  for (const [runtimeName, rawRuntime] of Object.entries(merged)) {
+    const at = ['agents', 'agent_runtimes', runtimeName];
+    const runtime = resolveRuntime(runtimeName, rawRuntime, at, problems);
+    if (runtime) runtimes.set(runtimeName, runtime);
+  }
+
+  const defaultRuntime = agents.default_runtime ?? BUILTIN_DEFAULT_RUNTIME;
+  if (!runtimes.has(defaultRuntime) && problems.length === 0) {
+    problems.push(
+      `agents.default_runtime: unknown runtime "${defaultRuntime}" (use ${[...runtimes.keys()].join(', ') || 'a runtime defined under agents.agent_runtimes'})`,
+    );
+  }
+  if (problems.length > 0) fail(problems);
+
+  return {
+    source: file,
+    defaultRuntime,
+    timeoutS: agents.timeout_s,
+    killGraceS: agents.kill_grace_s,
+    cleanup: agents.workspace.cleanup,
+    runtimes,
+  };
+}
+
+const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function resolveRuntime(
+  name: string,
+  raw: Record<string, unknown>,
+  at: string[],
+  problems: string[],
+): RuntimeConfig | undefined {
+  if (!RUNTIME_NAME.test(name)) {
+    problems.push(`${formatPath(at)}: invalid runtime name (use letters, digits, ".", "_" and "-", starting with a letter or digit)`);
+    return undefined;
+  }
+  const adapterName = raw.adapter;
+  const adapter = typeof adapterName === 'string' ? findAdapter(adapterName) : undefined;
+  if (!adapter) {
+    const what = adapterName === undefined ? 'is required' : `unknown adapter "${String(adapterName)}"`;
+    problems.push(`${formatPath([...at, 'adapter'])}: ${what} (use ${adapterNames().join(', ')})`);
+    return undefined;
+  }
+  const schema = strictObject({ ...runtimeCommonShape, ...adapter.optionsShape });
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...formatIssues(parsed.error.issues, at));
+    return undefined;
+  }
+  const { adapter: _adapter, description, model, model_tiers, env, timeout_s, cleanup, kubernetes, ...options } = parsed.data as Record<
+    string,
+    unknown
+  > &
+    typeof parsed.data;
+  const checks = adapter.check?.(options) ?? [];
+  for (const [key, message] of checks) problems.push(`${formatPath([...at, key])}: ${message}`);
+  if (checks.length > 0) return undefined;
+  return {
+    name,
+    adapter: adapter.name,
+    description,
+    model,
+    modelTiers: model_tiers,
+    env,
+    timeoutS: timeout_s,
+    cleanup,
+    kubernetes,
+    options,
+  };
+}

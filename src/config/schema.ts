@@ -1,0 +1,91 @@
+/**
+ * The raw shape of fracta.yaml. Adapter-specific runtime keys are validated by each adapter's own
+ * schema (see host/adapters.ts), so this file knows only what every runtime shares.
+ */
+import { z } from 'zod';
+
+export const MODEL_TIERS = ['heavy', 'medium', 'light'] as const;
+export type ModelTier = (typeof MODEL_TIERS)[number];
+
+export const CLEANUP_POLICIES = ['keep', 'on_success', 'always'] as const;
+export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
+
+/** A strict object whose unknown keys are reported with the names that are allowed. */
+export function strictObject<T extends z.ZodRawShape>(shape: T, noun = 'key') {
+  const known = Object.keys(shape).join(', ') || 'none';
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown ${noun} (use ${known})` : undefined),
+  });
+}
+
+export function oneOf<T extends readonly [string, ...string[]]>(values: T, what: string) {
+  return z.enum(values, { error: () => `unknown ${what} (use ${values.join(', ')})` });
+}
+
+const positiveSeconds = z.number({ error: 'must be a number of seconds' }).positive('must be more than 0 seconds');
+
+const envValue = z
+  .union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number or true/false' })
+  .transform((value) => String(value));
+
+const kubernetesEnv = strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a valid environment variable name'),
+  value: z.string().optional(),
+  secret_ref: strictObject({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Secret name (lowercase, digits, - and .)'),
+    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret key'),
+  }).optional(),
+}).refine((entry) => (entry.value === undefined) !== (entry.secret_ref === undefined), {
+  message: 'give exactly one of value or secret_ref',
+});
+
+export const kubernetesSchema = strictObject({
+  namespace: z.string().optional(),
+  image: z.string().optional(),
+  context: z.string().optional(),
+  kubeconfig: z.string().optional(),
+  in_cluster: z.boolean().optional(),
+  service_account: z.string().optional(),
+  resources: z.record(z.string(), z.unknown()).optional(),
+  node_selector: z.record(z.string(), z.string()).optional(),
+  tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
+  ttl_seconds_after_finished: z.number().int().nonnegative().optional(),
+  env: z.array(kubernetesEnv).default([]),
+});
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
+
+/** Keys every runtime has, whatever its adapter. */
+export const runtimeCommonShape = {
+  adapter: z.string({ error: 'is required: the host adapter this runtime uses' }),
+  description: z.string().optional(),
+  model: z.string().min(1).optional(),
+  model_tiers: strictObject(
+    { heavy: z.string().optional(), medium: z.string().optional(), light: z.string().optional() },
+    'tier',
+  ).default({}),
+  env: z.record(z.string(), envValue).default({}),
+  timeout_s: positiveSeconds.optional(),
+  cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional(),
+  kubernetes: kubernetesSchema.optional(),
+};
+
+export const configSchema = strictObject({
+  agents: strictObject({
+    default_runtime: z.string().optional(),
+    timeout_s: positiveSeconds.default(1800),
+    kill_grace_s: z.number().nonnegative('must be 0 or more seconds').default(5),
+    workspace: strictObject({ cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').default('keep') }).default({
+      cleanup: 'keep',
+    }),
+    // Each runtime is checked against its adapter's schema afterwards.
+    agent_runtimes: z.record(z.string(), z.record(z.string(), z.unknown()), {
+      error: 'must be a map of runtime names to runtime settings',
+    }).default({}),
+  }).default({
+    timeout_s: 1800,
+    kill_grace_s: 5,
+    workspace: { cleanup: 'keep' },
+    agent_runtimes: {},
+  }),
+});
+export type RawConfig = z.infer<typeof configSchema>;

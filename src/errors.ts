@@ -1,0 +1,51 @@
+/**
+ * Every failure fracta reports carries a stable `code` (clients script against it) and a message a
+ * person or a model can act on: what went wrong and what to do.
+ */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'config_invalid'
+  | 'unknown_runtime'
+  | 'unknown_tier'
+  | 'capability_missing'
+  | 'env_missing'
+  | 'command_not_found'
+  | 'prompt_too_long'
+  | 'workspace_failed'
+  | 'spawn_failed'
+  | 'exit_nonzero'
+  | 'output_unparsable'
+  | 'agent_error'
+  | 'timed_out'
+  | 'cancelled'
+  | 'server_stopped'
+  | 'run_not_found'
+  | 'stream_not_supported'
+  | 'internal_error';
+
+export class FractaError extends Error {
+  override readonly name = 'FractaError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The request or config field at fault, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isFractaError(value: unknown): value is FractaError {
+  return value instanceof FractaError;
+}
+
+/** Turns anything thrown into a FractaError, keeping typed ones as they are. */
+export function asFractaError(value: unknown, fallback: ErrorCode = 'spawn_failed'): FractaError {
+  if (value instanceof FractaError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new FractaError(fallback, message);
+}

@@ -1,0 +1,42 @@
+/**
+ * Where a run's process lives. `local` runs it on this machine; a Kubernetes backend will run it as a
+ * Job behind the same interface. The executor knows nothing of MCP.
+ */
+import type { FractaError } from '../errors.js';
+
+export interface Job {
+  readonly runId: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** The complete environment of the child. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Written to stdin, which is then closed; absent, stdin is closed from the start. */
+  readonly stdin: string | undefined;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+  /** Time between SIGTERM and SIGKILL when the process tree is stopped. */
+  readonly killGraceMs: number;
+}
+
+export interface JobExit {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Set when the process could not be started at all. */
+  readonly startError?: FractaError;
+}
+
+export interface RunningJob {
+  /** The child's pid, which is also its process group id. */
+  readonly pid: number;
+  /** Settles once the child has exited, what it left of its tree is reaped and the logs are flushed. */
+  readonly exited: Promise<JobExit>;
+  /** Stops the whole process tree: SIGTERM, then SIGKILL after the grace. */
+  terminate(): Promise<void>;
+}
+
+export interface ExecutionBackend {
+  readonly name: string;
+  /** Starts the job; rejects with a FractaError when it cannot start (command missing, say). */
+  start(job: Job): Promise<RunningJob>;
+}

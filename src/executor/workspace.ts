@@ -1,0 +1,34 @@
+/** A run's workspace: a fresh folder with the host's files, the task file and fracta's own folder. */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { FractaError } from '../errors.js';
+import { FRACTA_DIR } from '../host/bootstrap.js';
+import type { SpawnPlan } from '../spawn/plan.js';
+
+async function writeInside(workdir: string, relative: string, content: string): Promise<void> {
+  const target = path.resolve(workdir, relative);
+  if (!target.startsWith(workdir + path.sep)) {
+    throw new FractaError('workspace_failed', `a host asked to write ${relative}, which is outside the workspace`);
+  }
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  await fsp.writeFile(target, content, { mode: 0o600 });
+}
+
+export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
+  const { workdir, bootstrap, command, request, resolved } = plan;
+  try {
+    await fsp.mkdir(workdir, { recursive: true, mode: 0o700 });
+    // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
+    await writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n');
+    await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, agentMcp: request.agent_mcp === true });
+    if (bootstrap.fileName) await writeInside(workdir, bootstrap.fileName, bootstrap.fileContent);
+    for (const file of command.files ?? []) await writeInside(workdir, file.path, file.content);
+  } catch (error) {
+    if (error instanceof FractaError) throw error;
+    throw new FractaError('workspace_failed', `could not prepare the workspace ${workdir}: ${(error as Error).message}`);
+  }
+}
+
+export async function removeWorkspace(workdir: string): Promise<void> {
+  await fsp.rm(workdir, { recursive: true, force: true });
+}

@@ -1,0 +1,153 @@
+/**
+ * The `command` host: any CLI described in fracta.yaml, at the Batch tier (with a resume token when
+ * `resume_args` says how to pass one). Users add a runtime without writing code.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { oneOf } from '../../config/schema.js';
+import type { RuntimeConfig } from '../../config/runtime.js';
+import { FractaError } from '../../errors.js';
+import type { AdapterDefinition } from '../adapters.js';
+import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
+import {
+  NO_CAPABILITIES,
+  StreamNotSupported,
+  type BatchCommandInput,
+  type Capabilities,
+  type CommandSpec,
+  type Host,
+  type StreamSession,
+} from '../host.js';
+import { parseJson, parseText } from './parse.js';
+import { PLACEHOLDERS, substitute, unknownPlaceholders, usesPlaceholder, type Placeholder } from './placeholders.js';
+
+/** Linux refuses a single argv element longer than this (MAX_ARG_STRLEN, 32 pages, with its NUL). */
+export const MAX_ARG_BYTES = 128 * 1024 - 1;
+
+const optionsShape = {
+  command: z.string({ error: 'is required: the executable to run (a name on PATH or an absolute path)' }).min(1),
+  args: z.array(z.string(), { error: 'must be a list of strings' }).default([]),
+  prompt_via: oneOf(['stdin', 'arg', 'file'] as const, 'prompt_via').default('stdin'),
+  output: oneOf(['text', 'json'] as const, 'output format').default('text'),
+  result_path: z.string().min(1).default('result'),
+  session_path: z.string().min(1).optional(),
+  error_path: z.string().min(1).optional(),
+  cost_path: z.string().min(1).optional(),
+  usage_path: z.string().min(1).optional(),
+  turns_path: z.string().min(1).optional(),
+  resume_args: z.array(z.string()).optional(),
+};
+export type CommandOptions = z.infer<z.ZodObject<typeof optionsShape>>;
+
+const PROMPT_FILE = `${FRACTA_DIR}/prompt.md`;
+
+function check(options: CommandOptions): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  const known = PLACEHOLDERS.map((name) => `{${name}}`).join(', ');
+  for (const key of ['args', 'resume_args'] as const) {
+    for (const name of unknownPlaceholders(options[key] ?? [])) {
+      problems.push([key, `unknown placeholder {${name}} (use ${known})`]);
+    }
+  }
+  const args = options.args;
+  if (options.prompt_via === 'arg' && !usesPlaceholder(args, 'prompt')) {
+    problems.push(['args', 'prompt_via is arg, so args must contain {prompt}']);
+  }
+  if (options.prompt_via !== 'arg' && usesPlaceholder(args, 'prompt')) {
+    problems.push(['args', `{prompt} is in args but prompt_via is ${options.prompt_via}: set prompt_via: arg, or remove {prompt}`]);
+  }
+  if (options.prompt_via === 'file' && !usesPlaceholder(args, 'prompt_file')) {
+    problems.push(['args', 'prompt_via is file, so args must contain {prompt_file}']);
+  }
+  if (usesPlaceholder(args, 'resume_token')) {
+    problems.push(['args', '{resume_token} belongs in resume_args, which are added only when a run resumes']);
+  }
+  if (options.resume_args && !usesPlaceholder(options.resume_args, 'resume_token')) {
+    problems.push(['resume_args', 'must contain {resume_token}']);
+  }
+  if (options.session_path && options.output !== 'json') {
+    problems.push(['session_path', 'needs output: json']);
+  }
+  return problems;
+}
+
+class CommandHost implements Host {
+  readonly adapter = 'command';
+
+  constructor(private readonly runtime: RuntimeConfig<CommandOptions>) {}
+
+  capabilities(): Capabilities {
+    return { ...NO_CAPABILITIES, resumeToken: this.runtime.options.resume_args !== undefined };
+  }
+
+  command(): string {
+    return this.runtime.options.command;
+  }
+
+  async writeWorkspace(): Promise<void> {
+    // A generic CLI has no settings files for fracta to write.
+  }
+
+  bootstrap = defaultBootstrap;
+
+  buildBatchCommand(input: BatchCommandInput): CommandSpec {
+    const { options, name } = this.runtime;
+    const template = input.resumeToken ? [...options.args, ...(options.resume_args ?? [])] : options.args;
+    const values: Partial<Record<Placeholder, string>> = {
+      prompt: input.prompt,
+      prompt_file: path.join(input.workdir, PROMPT_FILE),
+      model: input.model,
+      workdir: input.workdir,
+      resume_token: input.resumeToken,
+    };
+    const args = substitute(template, values, (placeholder) => {
+      throw new FractaError(
+        'invalid_input',
+        placeholder === 'model'
+          ? `runtime "${name}" puts {model} in its args but no model is set: pass model, or set model for the runtime in fracta.yaml`
+          : `runtime "${name}" needs a value for {${placeholder}}`,
+        placeholder,
+      );
+    });
+    for (const arg of args) {
+      const bytes = Buffer.byteLength(arg);
+      if (bytes > MAX_ARG_BYTES) {
+        throw new FractaError(
+          'prompt_too_long',
+          `runtime "${name}" passes the prompt as one command-line argument, and at ${bytes} bytes it is over the ${MAX_ARG_BYTES + 1}-byte limit Linux sets on one; set prompt_via: stdin (or file) for this runtime in fracta.yaml`,
+          'task',
+        );
+      }
+    }
+    return {
+      command: options.command,
+      args,
+      stdin: options.prompt_via === 'stdin' ? input.prompt : undefined,
+      files: options.prompt_via === 'file' ? [{ path: PROMPT_FILE, content: input.prompt }] : undefined,
+    };
+  }
+
+  parseBatchOutput: Host['parseBatchOutput'] = (stdout) => {
+    const { options } = this.runtime;
+    if (options.output === 'text') return parseText(stdout);
+    return parseJson(stdout, {
+      result: options.result_path,
+      session: options.session_path,
+      isError: options.error_path,
+      cost: options.cost_path,
+      usage: options.usage_path,
+      turns: options.turns_path,
+    });
+  };
+
+  async startStream(): Promise<StreamSession> {
+    throw new StreamNotSupported(this.runtime.name);
+  }
+}
+
+export const commandAdapter: AdapterDefinition<CommandOptions> = {
+  name: 'command',
+  optionsShape,
+  check,
+  create: (runtime) => new CommandHost(runtime),
+};

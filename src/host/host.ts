@@ -1,0 +1,135 @@
+/**
+ * The host contract: what fracta needs from an adapter between its orchestrator and one agent CLI.
+ * Capabilities are data; the tier is derived from them and checked before any side effect.
+ */
+import { FractaError } from '../errors.js';
+
+export interface Capabilities {
+  /** Events as the agent works, and follow-up messages into a live session. */
+  readonly stream: boolean;
+  /** A session id that a later spawn can continue. */
+  readonly resumeToken: boolean;
+  /** The child can be given fracta (and other servers) over MCP. */
+  readonly agentMcp: boolean;
+  /** The CLI honours an allow-list of tools. */
+  readonly toolPermissions: boolean;
+}
+
+export type Tier = 'Batch' | 'Interactive' | 'Full-Agent';
+
+export const NO_CAPABILITIES: Capabilities = Object.freeze({
+  stream: false,
+  resumeToken: false,
+  agentMcp: false,
+  toolPermissions: false,
+});
+
+export function tierOf(caps: Capabilities): Tier {
+  if (caps.stream && caps.resumeToken && caps.agentMcp) return 'Full-Agent';
+  if (caps.stream) return 'Interactive';
+  return 'Batch';
+}
+
+/** What to run: an argument array (never a shell line), the prompt on stdin when the CLI takes it there. */
+export interface CommandSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Text written to the child's stdin, which is then closed. Absent: stdin is closed at once. */
+  readonly stdin?: string;
+  /** Variables added on top of the runtime's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Files (paths relative to the workspace) the executor writes before the run. */
+  readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string }>;
+}
+
+export interface BatchCommandInput {
+  readonly prompt: string;
+  readonly model: string | undefined;
+  readonly resumeToken: string | undefined;
+  /** The workspace the command runs in (its cwd). */
+  readonly workdir: string;
+}
+
+export interface BootstrapFile {
+  /** Path relative to the workspace, or "" when the host needs no task file. */
+  readonly fileName: string;
+  readonly fileContent: string;
+  /** The first prompt the agent receives. */
+  readonly initialPrompt: string;
+}
+
+export interface Usage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+}
+
+/** What a host makes of a finished run's output. */
+export interface Result {
+  /** The agent's final text (unbounded here; the run layer bounds what it returns). */
+  readonly output: string;
+  /** Set only when `output` is part of a longer output: the full length in bytes. */
+  readonly outputBytes?: number;
+  /** The agent itself reported failure (a result object with is_error, say). */
+  readonly isError: boolean;
+  readonly resumeToken?: string;
+  readonly costUsd?: number;
+  readonly usage?: Usage;
+  readonly turns?: number;
+  readonly warnings: readonly string[];
+}
+
+/** A child's captured stream, kept on disk: hosts read what they need, never the whole of a huge log. */
+export interface CapturedOutput {
+  readonly path: string;
+  readonly bytes: number;
+  /** The whole text, or null when it is longer than maxBytes. */
+  readText(maxBytes: number): string | null;
+  /** The last maxChars characters. */
+  tail(maxChars: number): string;
+}
+
+export interface ExitInfo {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stderr: CapturedOutput;
+}
+
+/** Thrown by parseBatchOutput when the output is not what the host expects. */
+export class OutputParseError extends FractaError {
+  constructor(message: string) {
+    super('output_unparsable', message);
+  }
+}
+
+export class StreamNotSupported extends FractaError {
+  constructor(runtime: string) {
+    super('stream_not_supported', `runtime "${runtime}" has no stream mode; spawn it without stream: true`);
+  }
+}
+
+export interface StreamSession {
+  readonly events: AsyncIterable<unknown>;
+  send(message: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WorkspaceOptions {
+  readonly allowedTools: readonly string[] | undefined;
+  readonly agentMcp: boolean;
+}
+
+export interface Host {
+  /** The adapter's name, as in `adapter:` of fracta.yaml. */
+  readonly adapter: string;
+  capabilities(): Capabilities;
+  /** The executable this host runs, for preflight and `fracta runtimes`. */
+  command(): string;
+  writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void>;
+  bootstrap(task: string, baseBranch: string | undefined, contract: string | undefined): BootstrapFile;
+  /** Pure: no side effects, so a bad request fails here before anything exists on disk. */
+  buildBatchCommand(input: BatchCommandInput): CommandSpec;
+  parseBatchOutput(stdout: CapturedOutput, exit: ExitInfo): Result;
+  startStream(workdir: string, model: string | undefined, logPath: string): Promise<StreamSession>;
+}

@@ -1,0 +1,51 @@
+/**
+ * Each run's logs as MCP resources: fracta://runs/{run_id}/log (stdout) and .../stderr. A large log is
+ * read in pages (`?offset=N`); each page says where the next one starts.
+ */
+import type { ReadResourceResult, Resource, ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import { FractaError } from '../errors.js';
+import type { Fracta } from '../service.js';
+
+/** One page of a log; whole logs up to this size come in one read. */
+export const LOG_PAGE_BYTES = 4 * 1024 * 1024;
+
+const URI = /^fracta:\/\/runs\/([^/?#]+)\/(log|stderr)(?:\?offset=(\d+))?$/;
+
+export const RESOURCE_TEMPLATES: ResourceTemplate[] = [
+  { uriTemplate: 'fracta://runs/{run_id}/log', name: 'run-log', title: "A run's output (stdout)", mimeType: 'text/plain' },
+  { uriTemplate: 'fracta://runs/{run_id}/stderr', name: 'run-stderr', title: "A run's stderr", mimeType: 'text/plain' },
+];
+
+export async function listLogResources(fracta: Fracta): Promise<Resource[]> {
+  const runs = await fracta.runs({ limit: 50 });
+  return runs.map((run) => ({
+    uri: run.log_uri,
+    name: `run ${run.run_id} log`,
+    description: `${run.runtime}: ${run.status}: ${run.task_preview.slice(0, 80)}`,
+    mimeType: 'text/plain',
+  }));
+}
+
+export async function readLogResource(fracta: Fracta, uri: string): Promise<ReadResourceResult> {
+  const match = URI.exec(uri);
+  if (!match) {
+    throw new FractaError('invalid_input', `unknown resource ${uri} (use fracta://runs/{run_id}/log or fracta://runs/{run_id}/stderr)`, 'uri');
+  }
+  const [, runId, kind, offset] = match;
+  const chunk = await fracta.readLog(runId!, kind === 'log' ? 'stdout' : 'stderr', Number(offset ?? 0), LOG_PAGE_BYTES);
+  const more = chunk.next_offset < chunk.total_bytes;
+  return {
+    contents: [
+      {
+        uri,
+        mimeType: 'text/plain',
+        text: chunk.text,
+        _meta: {
+          'fracta/offset': chunk.offset,
+          'fracta/total_bytes': chunk.total_bytes,
+          ...(more ? { 'fracta/next': `fracta://runs/${runId}/${kind}?offset=${chunk.next_offset}` } : {}),
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * `fracta mcp`: the MCP stdio server. stdout carries JSON-RPC and nothing else. When the client goes
+ * away (stdin ends) or a signal comes, every running child's process group is killed and recorded.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import {
+  CallToolRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import fs from 'node:fs';
+import { z } from 'zod';
+import { FractaError } from '../errors.js';
+import { Fracta, type FractaOptions } from '../service.js';
+import { VERSION } from '../version.js';
+import { listLogResources, readLogResource, RESOURCE_TEMPLATES } from './resources.js';
+import { errorResult } from './shape.js';
+import { TOOLS } from './tools.js';
+
+const PROGRESS_INTERVAL_MS = 1_000;
+
+const INSTRUCTIONS = [
+  'fracta spawns command-line agents (runtimes configured in fracta.yaml) and returns structured results.',
+  'Call spawn with a task; quick runs return their result, long ones return status "running": then call wait with the run_id (repeat until it ends).',
+  'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
+].join(' ');
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Tool['inputSchema'] {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest as Tool['inputSchema'];
+}
+
+let toolList: Tool[] | undefined;
+export function listTools(): Tool[] {
+  toolList ??= TOOLS.map((tool) => ({
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: jsonSchema(tool.input, 'input'),
+    outputSchema: jsonSchema(tool.output, 'output'),
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+  }));
+  return toolList;
+}
+
+export function createServer(fracta: Fracta): Server {
+  const server = new Server(
+    { name: 'fracta', title: 'fracta', version: VERSION },
+    { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
+  );
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools() }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const tool = TOOLS.find((candidate) => candidate.name === request.params.name);
+    if (!tool) {
+      return errorResult(
+        new FractaError('invalid_input', `unknown tool "${request.params.name}" (use ${TOOLS.map((t) => t.name).join(', ')})`, 'name'),
+      );
+    }
+    const progressToken = request.params._meta?.progressToken;
+    const followProgress = (runId: string) => {
+      if (progressToken === undefined) return () => undefined;
+      let ticks = 0;
+      const timer = setInterval(() => {
+        ticks += 1;
+        void fracta.runner
+          .status(runId)
+          .then((record) => {
+            let bytes = 0;
+            try {
+              bytes = fs.statSync(record.stdout_path).size;
+            } catch {
+              // nothing written yet
+            }
+            return extra.sendNotification({
+              method: 'notifications/progress',
+              params: { progressToken, progress: ticks, message: `run ${runId} ${record.status} for ${ticks} s, ${bytes} bytes of output` },
+            });
+          })
+          .catch(() => undefined);
+      }, PROGRESS_INTERVAL_MS);
+      return () => clearInterval(timer);
+    };
+    try {
+      return await tool.handler(request.params.arguments ?? {}, { fracta, signal: extra.signal, followProgress });
+    } catch (error) {
+      return errorResult(error);
+    }
+  });
+
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: RESOURCE_TEMPLATES }));
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await listLogResources(fracta) }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => readLogResource(fracta, request.params.uri));
+  return server;
+}
+
+/** Keeps every stray console call off stdout, which belongs to the protocol. */
+function guardStdout(): void {
+  const toStderr = (...args: unknown[]) => console.error(...args);
+  console.log = toStderr;
+  console.info = toStderr;
+  console.debug = toStderr;
+  console.warn = toStderr;
+}
+
+export async function runMcpServer(options: FractaOptions): Promise<void> {
+  guardStdout();
+  const fracta = new Fracta(options);
+  const server = createServer(fracta);
+  const transport = new StdioServerTransport();
+
+  let closing: Promise<void> | undefined;
+  const close = (why: string): Promise<void> => {
+    closing ??= (async () => {
+      const running = fracta.runner.activeCount();
+      if (running > 0) console.error(`fracta: ${why}; stopping ${running} running run(s)`);
+      await fracta.shutdown();
+      await server.close().catch(() => undefined);
+      process.exit(0);
+    })();
+    return closing;
+  };
+  process.stdin.once('end', () => void close('the client closed stdin'));
+  process.stdin.once('close', () => void close('the client closed stdin'));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => void close(`got ${signal}`));
+  server.onclose = () => void close('the connection closed');
+
+  await server.connect(transport);
+  // Say early (on stderr) when the config is broken; each tool call reports it too.
+  setImmediate(() => {
+    try {
+      fracta.config();
+    } catch (error) {
+      console.error(`fracta: ${(error as Error).message}`);
+    }
+  });
+}

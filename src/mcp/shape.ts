@@ -1,0 +1,44 @@
+/** Turning core results and errors into MCP tool results: structured content plus a short text copy. */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { asFractaError } from '../errors.js';
+import type { RunRecord } from '../runs/record.js';
+
+const ERROR_STATUSES = new Set<RunRecord['status']>(['failed', 'timed_out', 'interrupted']);
+
+export function summarize(record: RunRecord): string {
+  const head = `run ${record.run_id} (runtime ${record.runtime}${record.model ? `, model ${record.model}` : ''})`;
+  const warnings = record.warnings.length ? `\nwarnings:\n- ${record.warnings.join('\n- ')}` : '';
+  switch (record.status) {
+    case 'queued':
+    case 'running':
+      return `${head} is ${record.status}. Call wait with run_id "${record.run_id}" for its result, or cancel to stop it.${warnings}`;
+    case 'succeeded':
+      return `${head} succeeded.${record.resume_token ? ` resume_token: ${record.resume_token}` : ''}${warnings}\n\n${record.output ?? ''}`;
+    default:
+      return `${head} ${record.status.replace('_', ' ')}: [${record.error?.code ?? record.status}] ${record.error?.message ?? ''}${warnings}${
+        record.output ? `\n\n${record.output}` : ''
+      }`;
+  }
+}
+
+export function recordResult(record: RunRecord): CallToolResult {
+  return {
+    content: [{ type: 'text', text: summarize(record) }],
+    structuredContent: record as unknown as Record<string, unknown>,
+    isError: ERROR_STATUSES.has(record.status),
+  };
+}
+
+export function structuredResult(value: Record<string, unknown>, text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], structuredContent: value };
+}
+
+/** A failure before or outside a run: text for the model, the code in _meta for scripts. */
+export function errorResult(error: unknown): CallToolResult {
+  const failure = asFractaError(error, 'internal_error');
+  return {
+    content: [{ type: 'text', text: `[${failure.code}] ${failure.message}` }],
+    isError: true,
+    _meta: { 'fracta/error': { code: failure.code, message: failure.message, ...(failure.field ? { field: failure.field } : {}) } },
+  };
+}

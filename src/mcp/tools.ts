@@ -1,0 +1,130 @@
+/**
+ * The MCP tools: names and schemas are the contract clients script against. Handlers validate
+ * through the core and shape its answer; they hold no logic of their own.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import {
+  emptyRequestSchema,
+  MAX_WAIT_S,
+  runIdRequestSchema,
+  runsRequestSchema,
+  spawnRequestSchema,
+  waitRequestSchema,
+} from '../requests.js';
+import { runRecordSchema } from '../runs/record.js';
+import { runtimeInfoSchema } from '../runtime-info.js';
+import type { Fracta } from '../service.js';
+import { recordResult, structuredResult, summarize } from './shape.js';
+
+export interface ToolContext {
+  readonly fracta: Fracta;
+  /** Aborted when the client cancels the request; the run itself goes on. */
+  readonly signal: AbortSignal;
+  /** Reports the run's progress to a client that asked for it, while the handler waits. */
+  readonly followProgress: (runId: string) => () => void;
+}
+
+export interface ToolDefinition {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly input: z.ZodType;
+  readonly output: z.ZodType;
+  readonly annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
+  readonly handler: (args: unknown, context: ToolContext) => Promise<CallToolResult>;
+}
+
+const runsOutput = z.object({ runs: z.array(runRecordSchema) });
+const runtimesOutput = z.object({
+  default_runtime: z.string(),
+  config_source: z.string().describe('the fracta.yaml in use, or "built-in defaults"'),
+  runtimes: z.array(runtimeInfoSchema),
+});
+
+export const TOOLS: readonly ToolDefinition[] = [
+  {
+    name: 'spawn',
+    title: 'Spawn an agent',
+    description:
+      `Start a command-line agent (a runtime from fracta.yaml) on a task, in its own workspace. Waits up to wait_s (default 20, at most ${MAX_WAIT_S}) ` +
+      'and returns the result, or status "running" with a run_id to pass to wait. The run goes on if this call is cancelled or times out.',
+    input: spawnRequestSchema,
+    output: runRecordSchema,
+    annotations: { destructiveHint: false, openWorldHint: true },
+    handler: async (args, { fracta, signal, followProgress }) => {
+      const { record, waitMs } = await fracta.start(args);
+      if (record.status !== 'running' || waitMs === 0) return recordResult(record);
+      const stop = followProgress(record.run_id);
+      try {
+        return recordResult(await fracta.runner.wait(record.run_id, waitMs, signal));
+      } finally {
+        stop();
+      }
+    },
+  },
+  {
+    name: 'wait',
+    title: 'Wait for a run',
+    description: `Wait until a run ends or timeout_s passes (default and at most ${MAX_WAIT_S}); returns its record. Sends progress notifications when asked.`,
+    input: waitRequestSchema,
+    output: runRecordSchema,
+    annotations: { readOnlyHint: true },
+    handler: async (args, { fracta, signal, followProgress }) => {
+      const runId = (args as { run_id?: unknown }).run_id;
+      const stop = typeof runId === 'string' ? followProgress(runId) : () => undefined;
+      try {
+        return recordResult(await fracta.wait(args, signal));
+      } finally {
+        stop();
+      }
+    },
+  },
+  {
+    name: 'status',
+    title: 'Run status',
+    description: "A run's current record: status, output, error, resume token, workspace, log URI.",
+    input: runIdRequestSchema,
+    output: runRecordSchema,
+    annotations: { readOnlyHint: true },
+    handler: async (args, { fracta }) => recordResult(await fracta.status(args)),
+  },
+  {
+    name: 'cancel',
+    title: 'Cancel a run',
+    description: 'Stop a run: its whole process tree is killed (SIGTERM, then SIGKILL after the grace period). Returns the final record.',
+    input: runIdRequestSchema,
+    output: runRecordSchema,
+    annotations: { destructiveHint: true, idempotentHint: true },
+    handler: async (args, { fracta }) => recordResult(await fracta.cancel(args)),
+  },
+  {
+    name: 'runs',
+    title: 'List runs',
+    description: 'Recent runs, newest first, optionally only those with one status.',
+    input: runsRequestSchema,
+    output: runsOutput,
+    annotations: { readOnlyHint: true },
+    handler: async (args, { fracta }) => {
+      const runs = await fracta.runs(args);
+      const text = runs.length ? runs.map((run) => summarize(run).split('\n')[0]).join('\n') : 'no runs';
+      return structuredResult({ runs }, text);
+    },
+  },
+  {
+    name: 'runtimes',
+    title: 'List runtimes',
+    description: 'The configured runtimes: host, capability tier, capabilities, models, and whether the CLI is installed.',
+    input: emptyRequestSchema,
+    output: runtimesOutput,
+    annotations: { readOnlyHint: true },
+    handler: async (_args, { fracta }) => {
+      const config = fracta.config();
+      const runtimes = fracta.runtimes();
+      const text = runtimes
+        .map((r) => `${r.name}${r.default ? ' (default)' : ''}: host ${r.host}, ${r.tier}, model ${r.model ?? '-'}, command ${r.command_path ?? `${r.command} (not found)`}`)
+        .join('\n');
+      return structuredResult({ default_runtime: config.defaultRuntime, config_source: config.source ?? 'built-in defaults', runtimes }, text);
+    },
+  },
+];

@@ -1,0 +1,72 @@
+/**
+ * What callers may ask for, as zod schemas shared by the MCP tools (their inputSchema) and the CLI.
+ * Parsing failures become one clear sentence per field, with a stable code.
+ */
+import { z } from 'zod';
+import { CLEANUP_POLICIES, MODEL_TIERS, oneOf, strictObject } from './config/schema.js';
+import { formatIssues } from './config/errors.js';
+import { FractaError } from './errors.js';
+import { RUN_STATUSES } from './runs/record.js';
+
+export const MAX_WAIT_S = 50;
+export const DEFAULT_WAIT_S = 20;
+
+const seconds = (what: string) =>
+  z.number({ error: `must be a number of seconds` }).refine((value) => value >= 0 && Number.isFinite(value), {
+    message: `must be 0 or more seconds (${what})`,
+  });
+
+export const spawnRequestSchema = strictObject({
+  task: z
+    .string({ error: 'is required: say what the agent should do' })
+    .refine((task) => task.trim().length > 0, 'must not be empty: say what the agent should do')
+    .describe('What the agent should do. Sent to the CLI as its prompt (on stdin where it allows).'),
+  runtime: z.string().min(1).optional().describe('A runtime from fracta.yaml (see the runtimes tool); default: the configured default.'),
+  model: z.string().min(1).optional().describe("The model; overrides the tier and the runtime's default."),
+  tier: oneOf(MODEL_TIERS, 'tier').optional().describe("Pick the runtime's model for this tier."),
+  contract: z.string().optional().describe('What "done" means: acceptance criteria written to the task file and the prompt.'),
+  allowed_tools: z.array(z.string()).optional().describe('Tools the agent may use (hosts without tool permissions ignore it, with a warning).'),
+  resume_token: z.string().min(1).optional().describe("Continue this session (a previous run's resume_token)."),
+  stream: z.boolean().optional().describe('Keep a live session (needs a host with the stream capability).'),
+  agent_mcp: z.boolean().optional().describe('Give the agent fracta over MCP so it can spawn agents (needs agentMcp).'),
+  timeout_s: seconds('timeout_s')
+    .refine((value) => value > 0, 'must be more than 0 seconds')
+    .optional()
+    .describe('Kill the run after this many seconds (default: the config, 1800).'),
+  wait_s: seconds('wait_s')
+    .refine((value) => value <= MAX_WAIT_S, `must be at most ${MAX_WAIT_S} seconds; call wait for longer`)
+    .optional()
+    .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
+  cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional().describe('Remove the workspace when the run ends: keep, on_success, always.'),
+}, 'field');
+export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
+
+const runId = z.string({ error: 'is required: a run id from spawn or runs' }).min(1).describe('The run id returned by spawn.');
+
+export const waitRequestSchema = strictObject({
+  run_id: runId,
+  timeout_s: seconds('timeout_s')
+    .refine((value) => value <= MAX_WAIT_S, `must be at most ${MAX_WAIT_S} seconds; call wait again for longer`)
+    .optional()
+    .describe(`How long to wait for the end (default ${MAX_WAIT_S}, at most ${MAX_WAIT_S}).`),
+}, 'field');
+
+export const runIdRequestSchema = strictObject({ run_id: runId }, 'field');
+
+export const runsRequestSchema = strictObject({
+  status: oneOf(RUN_STATUSES, 'status').optional().describe('Only runs with this status.'),
+  limit: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').optional().describe('At most this many, newest first (default 20).'),
+}, 'field');
+
+export const emptyRequestSchema = strictObject({}, 'field');
+
+/** Validates a request; the error names each bad field: `spawn.timeout_s: must be more than 0 seconds`. */
+export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const lines = formatIssues(parsed.error.issues, [what]);
+  const first = parsed.error.issues[0];
+  const field = first?.path.map(String).join('.');
+  const code = field === 'tier' ? 'unknown_tier' : 'invalid_input';
+  throw new FractaError(code, lines.join('; '), field);
+}

@@ -1,0 +1,61 @@
+/**
+ * A run record: the stable, snake_case shape that clients script against, on disk and in MCP results.
+ * The zod schema is the MCP outputSchema too, so the two cannot drift apart.
+ */
+import { z } from 'zod';
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+export const errorSchema = z.object({ code: z.string(), message: z.string() });
+
+export const usageSchema = z.object({
+  input_tokens: z.number().optional(),
+  output_tokens: z.number().optional(),
+  cache_read_input_tokens: z.number().optional(),
+  cache_creation_input_tokens: z.number().optional(),
+});
+
+export const runRecordSchema = z.object({
+  run_id: z.string(),
+  status: z.enum(RUN_STATUSES),
+  runtime: z.string(),
+  host: z.string().describe('the adapter that ran it'),
+  tier: z.enum(['Batch', 'Interactive', 'Full-Agent']).describe("the host's capability tier"),
+  model: z.string().nullable(),
+  model_tier: z.string().nullable().describe('the model tier asked for (heavy, medium, light), if any'),
+  task_preview: z.string().describe('the start of the task'),
+  task_bytes: z.number(),
+  output: z.string().nullable().describe("the agent's final text, bounded; the whole output is at log_uri"),
+  output_bytes: z.number().nullable().describe('full length of the output'),
+  output_truncated: z.boolean(),
+  error: errorSchema.nullable(),
+  resume_token: z.string().nullable(),
+  exit_code: z.number().nullable(),
+  signal: z.string().nullable(),
+  cost_usd: z.number().nullable(),
+  usage: usageSchema.nullable(),
+  num_turns: z.number().nullable(),
+  workspace: z.string(),
+  workspace_removed: z.boolean(),
+  cleanup: z.enum(['keep', 'on_success', 'always']),
+  log_uri: z.string(),
+  stdout_path: z.string(),
+  stderr_path: z.string(),
+  argv: z.array(z.string()).describe('the command line run, secrets masked, long arguments shortened'),
+  pid: z.number().nullable().describe("the child's process (and process group) id"),
+  owner_pid: z.number().describe('the fracta process that runs it'),
+  timeout_s: z.number(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  ended_at: z.string().nullable(),
+  warnings: z.array(z.string()),
+});
+
+export type RunRecord = z.infer<typeof runRecordSchema>;

@@ -1,0 +1,254 @@
+/**
+ * Step 5 of the pipeline and a run's life after it: make the workspace, start the process, enforce
+ * the timeout, stop it on cancel or shutdown, record the outcome, clean up. A run is never tied to
+ * the request that started it: waiting is separate from running.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { maskSecrets } from '../config/env.js';
+import { asFractaError } from '../errors.js';
+import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
+import { groupAlive, killGroup } from '../executor/process-group.js';
+import { prepareWorkspace, removeWorkspace } from '../executor/workspace.js';
+import type { SpawnPlan } from '../spawn/plan.js';
+import { conclude, type StopReason } from './conclude.js';
+import { checkRunId } from './ids.js';
+import { isTerminal, type RunRecord } from './record.js';
+import type { RunStore } from './store.js';
+
+const ARGV_ELEMENT_CHARS = 200;
+
+interface ActiveRun {
+  record: RunRecord;
+  readonly plan: SpawnPlan;
+  job?: RunningJob;
+  stopReason?: StopReason;
+  stopping?: Promise<void>;
+  done?: Promise<RunRecord>;
+}
+
+export function logUri(runId: string): string {
+  return `fracta://runs/${runId}/log`;
+}
+
+function recordArgv(plan: SpawnPlan): string[] {
+  return [plan.command.command, ...plan.command.args].map((arg) => {
+    const masked = maskSecrets(arg, plan.childEnv.secrets);
+    return masked.length > ARGV_ELEMENT_CHARS ? `${masked.slice(0, ARGV_ELEMENT_CHARS)}… (${masked.length} characters)` : masked;
+  });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether pid is still the child of this run (and not a stranger that got the pid later). */
+function isRunProcess(pid: number, runId: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FRACTA_RUN_ID=${runId}`);
+  } catch {
+    return !fs.existsSync('/proc') && processAlive(pid);
+  }
+}
+
+export class Runner {
+  private readonly active = new Map<string, ActiveRun>();
+
+  constructor(
+    readonly store: RunStore,
+    private readonly backend: ExecutionBackend,
+    /** Grace for runs of other processes, which this one has no plan for. */
+    private readonly killGraceMs = 5_000,
+  ) {}
+
+  activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Makes the run's folder, record and workspace and starts the process; returns the running record. */
+  async start(plan: SpawnPlan): Promise<RunRecord> {
+    const { runId, resolved, request } = plan;
+    const now = new Date().toISOString();
+    let record: RunRecord = {
+      run_id: runId,
+      status: 'running',
+      runtime: resolved.runtime.name,
+      host: resolved.runtime.adapter,
+      tier: resolved.tier,
+      model: plan.model ?? null,
+      model_tier: request.tier ?? null,
+      task_preview: maskSecrets(request.task.slice(0, 200), plan.childEnv.secrets),
+      task_bytes: Buffer.byteLength(request.task),
+      output: null,
+      output_bytes: null,
+      output_truncated: false,
+      error: null,
+      resume_token: null,
+      exit_code: null,
+      signal: null,
+      cost_usd: null,
+      usage: null,
+      num_turns: null,
+      workspace: plan.workdir,
+      workspace_removed: false,
+      cleanup: plan.cleanup,
+      log_uri: logUri(runId),
+      stdout_path: this.store.stdoutPath(runId),
+      stderr_path: this.store.stderrPath(runId),
+      argv: recordArgv(plan),
+      pid: null,
+      owner_pid: process.pid,
+      timeout_s: plan.timeoutS,
+      created_at: now,
+      started_at: null,
+      ended_at: null,
+      warnings: [...plan.warnings],
+    };
+    await this.store.create(runId);
+    await fsp.writeFile(this.store.taskPath(runId), request.task, { mode: 0o600 });
+    await this.store.write(record);
+
+    const active: ActiveRun = { record, plan };
+    this.active.set(runId, active);
+    try {
+      await prepareWorkspace(plan);
+      active.job = await this.backend.start({
+        runId,
+        command: plan.command.command,
+        args: plan.command.args,
+        cwd: plan.workdir,
+        env: { ...plan.childEnv.env, FRACTA_RUN_ID: runId },
+        stdin: plan.command.stdin,
+        stdoutPath: record.stdout_path,
+        stderrPath: record.stderr_path,
+        killGraceMs: plan.killGraceMs,
+      });
+    } catch (error) {
+      const failure = asFractaError(error, 'spawn_failed');
+      record = await this.finish(active, {
+        ...record,
+        status: 'failed',
+        error: { code: failure.code, message: maskSecrets(failure.message, plan.childEnv.secrets) },
+        ended_at: new Date().toISOString(),
+      });
+      return record;
+    }
+    record = { ...record, pid: active.job.pid, started_at: new Date().toISOString() };
+    active.record = record;
+    await this.store.write(record);
+    active.done = this.watch(active, active.job);
+    return record;
+  }
+
+  private async watch(active: ActiveRun, job: RunningJob): Promise<RunRecord> {
+    const { plan } = active;
+    const timer = setTimeout(() => void this.stop(active, 'timeout'), plan.timeoutS * 1000);
+    const exit = await job.exited;
+    clearTimeout(timer);
+    const reason = active.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : undefined);
+    const record = conclude(active.record, plan.resolved.host, exit, reason, plan.childEnv.secrets);
+    return this.finish(active, record);
+  }
+
+  /** Cleans up per policy and writes the terminal record. */
+  private async finish(active: ActiveRun, record: RunRecord): Promise<RunRecord> {
+    const remove = record.cleanup === 'always' || (record.cleanup === 'on_success' && record.status === 'succeeded');
+    let final = record;
+    if (remove) {
+      try {
+        await removeWorkspace(record.workspace);
+        final = { ...final, workspace_removed: true };
+      } catch (error) {
+        final = { ...final, warnings: [...final.warnings, `the workspace could not be removed: ${(error as Error).message}`] };
+      }
+    }
+    active.record = final;
+    await this.store.write(final);
+    this.active.delete(final.run_id);
+    return final;
+  }
+
+  private stop(active: ActiveRun, reason: StopReason): Promise<void> {
+    if (!active.stopping && active.job) {
+      active.stopReason = reason;
+      active.stopping = active.job.terminate();
+    }
+    return active.stopping ?? Promise.resolve();
+  }
+
+  /** The current record: from memory when this process runs it, else from disk. */
+  async status(runId: string): Promise<RunRecord> {
+    checkRunId(runId);
+    return this.active.get(runId)?.record ?? this.store.read(runId);
+  }
+
+  /**
+   * Resolves with the record when the run ends or `timeoutMs` passes (then it is still running), or
+   * when `signal` aborts. Runs of other fracta processes are followed through their record on disk.
+   */
+  async wait(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<RunRecord> {
+    const active = this.active.get(checkRunId(runId));
+    const deadline = Date.now() + timeoutMs;
+    if (active?.done) {
+      let timer: NodeJS.Timeout | undefined;
+      const stopWaiting = new Promise<void>((resolve) => {
+        // setTimeout cannot take more than 2^31-1 ms; longer means "until it ends".
+        if (timeoutMs <= 2 ** 31 - 1) timer = setTimeout(resolve, timeoutMs);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await Promise.race([active.done, stopWaiting]);
+      clearTimeout(timer);
+      return active.record;
+    }
+    for (;;) {
+      const record = await this.status(runId);
+      if (isTerminal(record.status) || Date.now() >= deadline || signal?.aborted) return record;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /** Stops a run (this process's, or another fracta process's) and returns its terminal record. */
+  async cancel(runId: string): Promise<RunRecord> {
+    const active = this.active.get(checkRunId(runId));
+    if (active?.done) {
+      await this.stop(active, 'cancel');
+      return active.done;
+    }
+    const record = await this.store.read(runId);
+    if (isTerminal(record.status)) return record;
+    this.store.requestCancel(runId);
+    if (record.pid !== null && isRunProcess(record.pid, runId)) {
+      await killGroup(record.pid, this.killGraceMs);
+    }
+    // The owner writes the terminal record when it sees the exit; if the owner is gone, we do.
+    if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) {
+      const after = await this.wait(runId, 10_000);
+      if (isTerminal(after.status)) return after;
+    }
+    const cancelled: RunRecord = {
+      ...record,
+      status: 'cancelled',
+      error: { code: 'cancelled', message: 'cancelled on request; its process group was killed' },
+      ended_at: new Date().toISOString(),
+    };
+    await this.store.write(cancelled);
+    return cancelled;
+  }
+
+  /** Stops every run this process owns (client gone, or a signal) and records why. */
+  async shutdown(): Promise<void> {
+    const runs = [...this.active.values()];
+    await Promise.all(runs.map((active) => this.stop(active, 'shutdown')));
+    await Promise.all(runs.map((active) => active.done?.catch(() => undefined)));
+  }
+
+  /** Whether anything of the run's process tree is still alive (for tests and diagnostics). */
+  static treeAlive(record: RunRecord): boolean {
+    return record.pid !== null && groupAlive(record.pid);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Run records and logs on disk: `$FRACTA_HOME/runs/<id>/` holds run.json (written atomically: a
+ * temporary file renamed over it, so a reader never sees half a record), stdout.log, stderr.log,
+ * task.txt, and a cancel-request marker that another fracta process may leave.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FractaError } from '../errors.js';
+import { checkRunId } from './ids.js';
+import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
+
+export class RunStore {
+  readonly runsDir: string;
+  readonly workspacesDir: string;
+
+  constructor(readonly home: string) {
+    this.runsDir = path.join(home, 'runs');
+    this.workspacesDir = path.join(home, 'workspaces');
+  }
+
+  runDir(id: string): string {
+    return path.join(this.runsDir, id);
+  }
+
+  recordPath(id: string): string {
+    return path.join(this.runDir(id), 'run.json');
+  }
+
+  stdoutPath(id: string): string {
+    return path.join(this.runDir(id), 'stdout.log');
+  }
+
+  stderrPath(id: string): string {
+    return path.join(this.runDir(id), 'stderr.log');
+  }
+
+  taskPath(id: string): string {
+    return path.join(this.runDir(id), 'task.txt');
+  }
+
+  cancelMarkerPath(id: string): string {
+    return path.join(this.runDir(id), 'cancel-requested');
+  }
+
+  workspacePath(id: string): string {
+    return path.join(this.workspacesDir, id);
+  }
+
+  async create(id: string): Promise<void> {
+    await fsp.mkdir(this.runDir(id), { recursive: true, mode: 0o700 });
+  }
+
+  async write(record: RunRecord): Promise<void> {
+    const target = this.recordPath(record.run_id);
+    const temporary = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await fsp.writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    await fsp.rename(temporary, target);
+  }
+
+  /** The record, or a run_not_found error that says how to find runs. */
+  async read(id: string): Promise<RunRecord> {
+    checkRunId(id);
+    let text: string;
+    try {
+      text = await fsp.readFile(this.recordPath(id), 'utf8');
+    } catch {
+      throw new FractaError('run_not_found', `no run "${id}" in ${this.runsDir} (list runs with the runs tool or \`fracta runs\`)`, 'run_id');
+    }
+    return runRecordSchema.parse(JSON.parse(text));
+  }
+
+  async list(filter: { status?: RunStatus | undefined; limit: number }): Promise<RunRecord[]> {
+    let ids: string[];
+    try {
+      ids = await fsp.readdir(this.runsDir);
+    } catch {
+      return [];
+    }
+    // Ids start with their creation time, so a reverse sort is newest first.
+    ids.sort().reverse();
+    const records: RunRecord[] = [];
+    for (const id of ids) {
+      if (records.length >= filter.limit) break;
+      const record = await this.read(id).catch(() => undefined);
+      if (record && (!filter.status || record.status === filter.status)) records.push(record);
+    }
+    return records;
+  }
+
+  requestCancel(id: string): void {
+    fs.writeFileSync(this.cancelMarkerPath(id), `${process.pid}\n`);
+  }
+
+  cancelRequested(id: string): boolean {
+    return fs.existsSync(this.cancelMarkerPath(id));
+  }
+}
