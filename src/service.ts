@@ -120,7 +120,7 @@ export class Fracta {
           model: runtime.model ?? null,
           model_tiers: { ...runtime.modelTiers },
           command,
-          command_path: findCommand(command, env.PATH, process.cwd()),
+          command_path: findCommand(command, env.PATH, config.baseDir),
           env_keys: Object.keys(runtime.env),
           kubernetes: runtime.kubernetes
             ? {

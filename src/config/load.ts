@@ -49,11 +49,11 @@ export function loadConfig(location: ConfigLocation): FractaConfig {
 
 export function parseConfigText(text: string, file: string): FractaConfig {
   const name = displayName(file);
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     const lines = document.errors.map((error) => {
       const at = error.linePos?.[0];
-      return `${name}${at ? `:${at.line}:${at.col}` : ''}: ${error.message.split('\n')[0]}`;
+      return `${name}${at ? `:${at.line}:${at.col}` : ''}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:$/, '')}`;
     });
     throw new FractaError('config_invalid', lines.join('\n'));
   }
@@ -91,6 +91,7 @@ export function parseConfig(raw: unknown, file: string | null): FractaConfig {
 
   return {
     source: file,
+    baseDir: file === null ? process.cwd() : path.dirname(file),
     defaultRuntime,
     timeoutS: agents.timeout_s,
     killGraceS: agents.kill_grace_s,

@@ -19,6 +19,8 @@ export interface RuntimeConfig<Options = unknown> {
 export interface FractaConfig {
   /** The file it came from, or null for the built-in defaults. */
   readonly source: string | null;
+  /** Where a relative `command` path is found: the config file's folder (else the current one). */
+  readonly baseDir: string;
   readonly defaultRuntime: string;
   readonly timeoutS: number;
   readonly killGraceS: number;

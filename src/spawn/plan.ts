@@ -88,7 +88,9 @@ export function planSpawn(request: SpawnRequest, context: PlanContext): SpawnPla
     workdir,
   });
   const env = { ...childEnv.env, ...command.env };
-  if (!findCommand(command.command, env.PATH, process.cwd())) {
+  // Run what was found, by absolute path: the child's cwd is the workspace, not where fracta started.
+  const executable = findCommand(command.command, env.PATH, config.baseDir);
+  if (!executable) {
     throw new FractaError(
       'command_not_found',
       `runtime "${runtime.name}" needs the \`${command.command}\` command on PATH: install it, or set command to its absolute path in fracta.yaml`,
@@ -103,7 +105,7 @@ export function planSpawn(request: SpawnRequest, context: PlanContext): SpawnPla
     model: choice.model,
     workdir,
     bootstrap,
-    command,
+    command: { ...command, command: executable },
     childEnv: { env, secrets: childEnv.secrets },
     timeoutS: request.timeout_s ?? runtime.timeoutS ?? config.timeoutS,
     killGraceMs: config.killGraceS * 1000,

@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, alive, until } from './helpers/harness.js';
+
+afterEach(runCleanups);
+
+function cli(sandbox: ReturnType<typeof makeSandbox>, args: string[], input?: string) {
+  return runCli([...args, '--config', sandbox.configPath], {
+    env: sandbox.env,
+    cwd: sandbox.dir,
+    ...(input === undefined ? {} : { input }),
+  });
+}
+
+describe('fracta spawn', () => {
+  it('prints the result and exits 0', async () => {
+    const sandbox = makeSandbox();
+    const result = await cli(sandbox, ['spawn', '--task', 'hello shell', '--runtime', 'echo-agent']);
+    expect(result).toMatchObject({ code: 0, stdout: 'echo: hello shell\n' });
+  });
+
+  it('--json prints the record', async () => {
+    const sandbox = makeSandbox();
+    const result = await cli(sandbox, ['spawn', '--task', 'as json', '--runtime', 'echo-json', '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'succeeded', output: 'echo: as json', resume_token: 'sess-0001' });
+  });
+
+  it('reads a long task from stdin with --task -', async () => {
+    const sandbox = makeSandbox();
+    const task = 'y'.repeat(200_000);
+    const result = await cli(sandbox, ['spawn', '--task', '-', '--runtime', 'echo-stdin'], task);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^received 200000 bytes sha256=[0-9a-f]{64}\n$/);
+  });
+
+  it('exits 1 with the error when the run fails', async () => {
+    const sandbox = makeSandbox();
+    const result = await cli(sandbox, ['spawn', '--task', '@exit=4']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/failed: \[exit_nonzero\] .*exited with code 4/);
+  });
+
+  it('exits 1 naming the runtimes when the runtime is unknown', async () => {
+    const sandbox = makeSandbox();
+    const result = await cli(sandbox, ['spawn', '--task', 'x', '--runtime', 'ghost']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\[unknown_runtime\] unknown runtime "ghost": the configured runtimes are .*echo-agent/);
+  });
+
+  it('exits 2 on a usage error', async () => {
+    const sandbox = makeSandbox();
+    const missing = await cli(sandbox, ['spawn']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/give the task with --task/);
+    const unknown = await cli(sandbox, ['spawn', '--task', 'x', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it('Ctrl-C stops the agent and its tree', async () => {
+    const sandbox = makeSandbox();
+    const file = path.join(sandbox.dir, 'pids.json');
+    const child = spawn(process.execPath, [CLI, 'spawn', '--task', `@pidfile=${file} @grandchild @sleep=60`, '--config', sandbox.configPath], {
+      env: sandbox.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onCleanup(() => killQuietly(child.pid!));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const pids = await readPidfile(file);
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(alive(pids.pid)).toBe(false);
+    expect(alive(pids.grandchild!)).toBe(false);
+  });
+});
+
+describe('fracta runtimes, runs, status, logs, cancel', () => {
+  it('runtimes lists host, tier, models and whether the command is found', async () => {
+    const sandbox = makeSandbox();
+    const result = await cli(sandbox, ['runtimes']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^RUNTIME\s+HOST\s+TIER\s+CAPABILITIES\s+MODEL\s+TIERS\s+COMMAND/);
+    expect(result.stdout).toMatch(/echo-agent\*\s+command\s+Batch\s+-\s+small\s+heavy=big,light=tiny\s+\S+echo-agent\.mjs/);
+    expect(result.stdout).toMatch(/missing-cli .*my-agent-that-is-not-installed \(NOT FOUND on PATH\)/);
+    const json = JSON.parse((await cli(sandbox, ['runtimes', '--json'])).stdout);
+    expect(json.runtimes.find((r: any) => r.name === 'echo-json').capabilities.resumeToken).toBe(true);
+  });
+
+  it('runtimes works with no config file at all', async () => {
+    const sandbox = makeSandbox();
+    fs.rmSync(sandbox.configPath);
+    const result = await runCli(['runtimes', '--json'], { env: sandbox.env, cwd: sandbox.dir });
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.config_source).toBe('built-in defaults');
+    expect(json.runtimes.map((r: any) => r.name)).toContain('claude');
+  });
+
+  it('a broken config is reported with the field, and the exit code says so', async () => {
+    const sandbox = makeSandbox(`agents:\n  agent_runtimes:\n    claude:\n      adapter: command\n      command: claude\n      model_tiers: { huge: x }\n`);
+    const result = await cli(sandbox, ['runtimes']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('fracta.yaml: agents.agent_runtimes.claude.model_tiers.huge: unknown tier (use heavy, medium, light)');
+  });
+
+  it('runs, status and logs show what a run did', async () => {
+    const sandbox = makeSandbox();
+    const spawned = JSON.parse((await cli(sandbox, ['spawn', '--task', 'remember me', '--json'])).stdout);
+    const runs = await cli(sandbox, ['runs']);
+    expect(runs.stdout).toMatch(new RegExp(`${spawned.run_id}\\s+succeeded\\s+echo-agent`));
+    const status = await cli(sandbox, ['status', spawned.run_id]);
+    expect(status.stdout).toMatch(/status:\s+succeeded/);
+    expect(status.stdout).toContain('echo: remember me');
+    const logs = await cli(sandbox, ['logs', spawned.run_id]);
+    expect(logs.stdout).toBe('echo: remember me\n');
+    const missing = await cli(sandbox, ['status', 'nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\[run_not_found\]/);
+  });
+
+  it('cancel from another process stops a run the MCP server owns', async () => {
+    const sandbox = makeSandbox();
+    const file = path.join(sandbox.dir, 'pids.json');
+    // A CLI spawn owns the run; a second CLI process cancels it.
+    const owner = spawn(process.execPath, [CLI, 'spawn', '--json', '--task', `@pidfile=${file} @grandchild @sleep=60`, '--config', sandbox.configPath], {
+      env: sandbox.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onCleanup(() => killQuietly(owner.pid!));
+    let out = '';
+    owner.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => owner.once('exit', (code) => resolve(code)));
+    const pids = await readPidfile(file);
+    const runs = JSON.parse((await cli(sandbox, ['runs', '--json'])).stdout).runs;
+    const runId = runs[0].run_id;
+    const cancelled = await cli(sandbox, ['cancel', runId]);
+    expect(cancelled.stdout).toBe(`run ${runId}: cancelled\n`);
+    expect(await exited).toBe(1);
+    expect(JSON.parse(out)).toMatchObject({ run_id: runId, status: 'cancelled' });
+    expect(alive(pids.pid)).toBe(false);
+    expect(alive(pids.grandchild!)).toBe(false);
+  });
+
+  it('--help and --version answer without a config', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['mcp', 'spawn', 'runtimes', 'runs', 'status', 'logs', 'cancel']) expect(help.stdout).toContain(command);
+    const spawnHelp = await runCli(['spawn', '--help']);
+    expect(spawnHelp.stdout).toContain('usage: fracta spawn --task');
+    const version = await runCli(['--version']);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('fracta mcp stdout', () => {
+  it('carries JSON-RPC and nothing else, even when runs fail and the config is broken', async () => {
+    const sandbox = makeSandbox();
+    const server = spawn(process.execPath, [CLI, 'mcp', '--config', sandbox.configPath], {
+      env: sandbox.env,
+      cwd: sandbox.dir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    onCleanup(() => killQuietly(server.pid!));
+    let stdout = '';
+    server.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const send = (message: object) => server.stdin!.write(`${JSON.stringify(message)}\n`);
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'spawn', arguments: { task: '@exit=2' } } });
+    send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'spawn', arguments: { task: 'fine' } } });
+    send({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'nope', arguments: {} } });
+    await until(() => stdout.split('\n').filter(Boolean).length >= 5, 'five responses');
+    fs.writeFileSync(sandbox.configPath, 'agents: [broken');
+    send({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'runtimes', arguments: {} } });
+    await until(() => stdout.split('\n').filter(Boolean).length >= 6, 'six responses');
+    const lines = stdout.split('\n').filter(Boolean);
+    const messages = lines.map((line) => JSON.parse(line));
+    for (const message of messages) expect(message.jsonrpc).toBe('2.0');
+    // Calls are answered concurrently, so in any order.
+    expect(messages.map((m) => m.id).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    const byId = Object.fromEntries(messages.map((m) => [m.id, m]));
+    expect(byId[3].result.isError).toBe(true);
+    expect(byId[4].result.structuredContent.output).toBe('echo: fine');
+    expect(byId[5].result.content[0].text).toMatch(/\[invalid_input\] unknown tool "nope"/);
+    expect(byId[6].result.isError).toBe(true);
+    expect(byId[6].result.content[0].text).toMatch(/\[config_invalid\] fracta\.yaml:1:/);
+    server.stdin!.end();
+    await until(() => !alive(server.pid!), 'the server to exit after stdin ends');
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * End-to-end harness: a temporary FRACTA_HOME and fracta.yaml, the built server started over real
+ * stdio with the MCP SDK Client, and cleanup that kills whatever a test started, even when it fails.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(ROOT, 'dist/cli.js');
+export const ECHO_AGENT = path.join(ROOT, 'test/fixtures/echo-agent.mjs');
+
+/** Runtimes over the fixture agent that most tests use. */
+export const FIXTURE_CONFIG = `
+agents:
+  default_runtime: echo-agent
+  kill_grace_s: 1
+  agent_runtimes:
+    echo-agent:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--model", "{model}", "--", "{prompt}"]
+      prompt_via: arg
+      output: text
+      model: small
+      model_tiers: { heavy: big, light: tiny }
+    echo-stdin:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--stdin"]
+      prompt_via: stdin
+    echo-json:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--json", "--stdin"]
+      output: json
+      session_path: session_id
+      error_path: is_error
+      cost_path: total_cost_usd
+      usage_path: usage
+      turns_path: num_turns
+      resume_args: ["--resume", "{resume_token}"]
+    missing-cli:
+      adapter: command
+      command: my-agent-that-is-not-installed
+    secretive:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--stdin"]
+      env:
+        AGENT_TOKEN: "\${FRACTA_TEST_SECRET}"
+`;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Registers work for afterEach; runs even when the test failed. */
+export function onCleanup(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
+
+export async function runCleanups(): Promise<void> {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop()!;
+    await Promise.resolve()
+      .then(fn)
+      .catch(() => undefined);
+  }
+}
+
+export interface Sandbox {
+  readonly dir: string;
+  readonly home: string;
+  readonly configPath: string;
+  readonly env: Record<string, string>;
+}
+
+export function makeSandbox(config = FIXTURE_CONFIG): Sandbox {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-test-'));
+  const home = path.join(dir, 'home');
+  const configPath = path.join(dir, 'fracta.yaml');
+  fs.writeFileSync(configPath, config);
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('FRACTA_')) env[key] = value;
+  env.FRACTA_HOME = home;
+  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { dir, home, configPath, env };
+}
+
+export interface Server {
+  readonly client: Client;
+  readonly transport: StdioClientTransport;
+  readonly sandbox: Sandbox;
+  readonly stderr: () => string;
+  call(name: string, args: Record<string, unknown>, options?: Parameters<Client['callTool']>[2]): Promise<CallToolResult>;
+}
+
+export async function startServer(options: { config?: string; env?: Record<string, string> } = {}): Promise<Server> {
+  const sandbox = makeSandbox(options.config);
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'mcp', '--config', sandbox.configPath],
+    env: { ...sandbox.env, ...options.env },
+    cwd: sandbox.dir,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: 'fracta-test', version: '0.0.0' });
+  await client.connect(transport);
+  const pid = transport.pid;
+  onCleanup(async () => {
+    await client.close().catch(() => undefined);
+    if (pid) killQuietly(pid);
+  });
+  return {
+    client,
+    transport,
+    sandbox,
+    stderr: () => stderr,
+    call: (name, args, callOptions) => client.callTool({ name, arguments: args }, undefined, callOptions) as Promise<CallToolResult>,
+  };
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `check` returns a value (not undefined/false) or the time is up. */
+export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The pids an echo-agent run wrote with @pidfile, once the file is there; killed after the test. */
+export async function readPidfile(file: string): Promise<{ pid: number; grandchild: number | null; cwd: string }> {
+  const pids = await until(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')), `pidfile ${file}`);
+  onCleanup(() => {
+    killQuietly(pids.pid);
+    if (pids.grandchild) killQuietly(pids.grandchild);
+  });
+  return pids;
+}
+
+export type RecordContent = Record<string, any>;
+
+export function structured(result: CallToolResult): RecordContent {
+  if (!result.structuredContent) throw new Error(`no structured content: ${JSON.stringify(result.content)}`);
+  return result.structuredContent as RecordContent;
+}
+
+export function text(result: CallToolResult): string {
+  return result.content.map((item) => (item.type === 'text' ? item.text : '')).join('\n');
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI (no shell) and collects its output. */
+export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: options.env, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+    onCleanup(() => {
+      if (child.pid) killQuietly(child.pid);
+    });
+  });
+}
