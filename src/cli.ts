@@ -50,6 +50,19 @@ const COMMANDS: Record<string, Command> = {
       return -1; // keep serving
     },
   },
+  'mcp-config': {
+    summary: 'Print ready-to-paste MCP client config for this install (claude-desktop, claude-code, codex)',
+    usage: 'fracta mcp-config [--client claude-desktop|claude-code|codex] [--config PATH]',
+    options: { ...common, client: { type: 'string' } },
+    positionals: 0,
+    async run(values) {
+      const { CLIENTS, renderClientConfig, serverEntry } = await import('./cli/mcp-config.js');
+      const client = (values.client ?? 'claude-desktop') as (typeof CLIENTS)[number];
+      if (!CLIENTS.includes(client)) throw usageError('mcp-config', `unknown client "${client}" (use ${CLIENTS.join(', ')})`);
+      print(renderClientConfig(client, serverEntry(values.config as string | undefined)));
+      return 0;
+    },
+  },
   spawn: {
     summary: 'Run an agent on a task, wait for it, print its result',
     usage:

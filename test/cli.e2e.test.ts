@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, alive, until } from './helpers/harness.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CLI, ROOT, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, alive, until } from './helpers/harness.js';
 
 afterEach(runCleanups);
 
@@ -190,5 +192,49 @@ describe('fracta mcp stdout', () => {
     expect(byId[6].result.content[0].text).toMatch(/\[config_invalid\] fracta\.yaml:1:/);
     server.stdin!.end();
     await until(() => !alive(server.pid!), 'the server to exit after stdin ends');
+  });
+});
+
+describe('client configuration', () => {
+  async function connectWith(entry: { command: string; args: string[]; env?: Record<string, string> }, cwd: string, env: Record<string, string>) {
+    const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { ...env, ...entry.env }, cwd, stderr: 'ignore' });
+    const client = new Client({ name: 'config-test', version: '0' });
+    onCleanup(async () => {
+      await client.close().catch(() => undefined);
+      if (transport.pid) killQuietly(transport.pid);
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  it('fracta mcp-config prints a Claude Desktop entry that starts the server from anywhere', async () => {
+    const sandbox = makeSandbox();
+    const printed = await cli(sandbox, ['mcp-config']);
+    expect(printed.code).toBe(0);
+    const entry = JSON.parse(printed.stdout).mcpServers.fracta;
+    expect(entry).toEqual({ command: process.execPath, args: [CLI, 'mcp'], env: { FRACTA_CONFIG: sandbox.configPath } });
+    const client = await connectWith(entry, '/', { PATH: process.env.PATH!, FRACTA_HOME: sandbox.home });
+    const result = await client.callTool({ name: 'spawn', arguments: { task: 'via desktop config' } });
+    expect((result.structuredContent as any).output).toBe('echo: via desktop config');
+  });
+
+  it('fracta mcp-config prints Claude Code and Codex forms', async () => {
+    const sandbox = makeSandbox();
+    const code = (await cli(sandbox, ['mcp-config', '--client', 'claude-code'])).stdout;
+    expect(code).toBe(`claude mcp add fracta -e FRACTA_CONFIG=${sandbox.configPath} -- ${process.execPath} ${CLI} mcp\n`);
+    const codex = (await cli(sandbox, ['mcp-config', '--client', 'codex'])).stdout;
+    expect(codex).toContain('[mcp_servers.fracta]');
+    expect(codex).toContain(`args = [${JSON.stringify(CLI)}, "mcp"]`);
+  });
+
+  it("mcp.json's entry starts a server that lists fracta's tools", async () => {
+    const sandbox = makeSandbox();
+    const entry = JSON.parse(fs.readFileSync(path.join(ROOT, 'mcp.json'), 'utf8')).mcpServers.fracta;
+    expect(entry.command).toBe('npx');
+    expect(entry.args).toEqual(['-y', 'fracta', 'mcp']);
+    // Run from the package folder, where npx resolves fracta to this checkout without the network.
+    const client = await connectWith({ ...entry, env: { FRACTA_CONFIG: sandbox.configPath } }, ROOT, sandbox.env);
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toContain('spawn');
   });
 });

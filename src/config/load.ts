@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { FractaError } from '../errors.js';
 import { adapterNames, findAdapter } from '../host/adapters.js';
 import { fractaHome } from '../paths.js';
@@ -47,7 +47,11 @@ export function loadConfig(location: ConfigLocation): FractaConfig {
   return parseConfigText(text, location.path);
 }
 
+// Loaded when a config file is first read, not when fracta starts (yaml is a large module).
+const require = createRequire(import.meta.url);
+
 export function parseConfigText(text: string, file: string): FractaConfig {
+  const { parseDocument } = require('yaml') as typeof import('yaml');
   const name = displayName(file);
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {

@@ -130,13 +130,14 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => void close(`got ${signal}`));
   server.onclose = () => void close('the connection closed');
 
-  await server.connect(transport);
-  // Say early (on stderr) when the config is broken; each tool call reports it too.
-  setImmediate(() => {
+  // Say early (on stderr) when the config is broken; each tool call reports it too. After the
+  // handshake, so that reading the config does not delay the client's first answer.
+  server.oninitialized = () => {
     try {
       fracta.config();
     } catch (error) {
       console.error(`fracta: ${(error as Error).message}`);
     }
-  });
+  };
+  await server.connect(transport);
 }
