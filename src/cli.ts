@@ -87,6 +87,17 @@ const COMMANDS: Record<string, Command> = {
       const task = values.task === '-' ? await readStdin() : (values.task as string);
       const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
       const fracta = await service(values);
+      // Ctrl-C stops the agent too: a CLI run belongs to this terminal. A signal that comes while the
+      // run is starting is kept and acted on once its id is known.
+      let runId: string | undefined;
+      let interrupted = false;
+      const interrupt = () => {
+        interrupted = true;
+        if (runId) void fracta.cancel({ run_id: runId });
+      };
+      process.on('SIGINT', interrupt);
+      process.on('SIGTERM', interrupt);
+      process.on('SIGHUP', interrupt);
       const { record: started } = await fracta.start({
         task,
         runtime: values.runtime,
@@ -97,10 +108,8 @@ const COMMANDS: Record<string, Command> = {
         timeout_s: timeout,
         cleanup: values.cleanup,
       });
-      // Ctrl-C stops the agent too: a CLI run belongs to this terminal.
-      const interrupt = () => void fracta.cancel({ run_id: started.run_id });
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
+      runId = started.run_id;
+      if (interrupted) interrupt();
       const record = await fracta.waitForEnd(started.run_id);
       if (values.json) json(record);
       else if (record.status === 'succeeded') {

@@ -11,10 +11,17 @@ import { RUN_STATUSES } from './runs/record.js';
 export const MAX_WAIT_S = 50;
 export const DEFAULT_WAIT_S = 20;
 
-const seconds = (what: string) =>
-  z.number({ error: `must be a number of seconds` }).refine((value) => value >= 0 && Number.isFinite(value), {
-    message: `must be 0 or more seconds (${what})`,
-  });
+/** Seconds, from `min` (exclusive when `positive`) to `max`, with one message for any bad value. */
+const seconds = (range: { positive: boolean; max?: number; hint?: string }) => {
+  const bounds =
+    range.max !== undefined ? `from ${range.positive ? 'just over ' : ''}0 to ${range.max}` : range.positive ? 'more than 0' : '0 or more';
+  const message = `must be ${bounds} seconds${range.hint ? `; ${range.hint}` : ''}`;
+  return z
+    .number({ error: 'must be a number of seconds' })
+    .refine((value) => Number.isFinite(value) && (range.positive ? value > 0 : value >= 0) && (range.max === undefined || value <= range.max), {
+      message,
+    });
+};
 
 export const spawnRequestSchema = strictObject({
   task: z
@@ -29,12 +36,10 @@ export const spawnRequestSchema = strictObject({
   resume_token: z.string().min(1).optional().describe("Continue this session (a previous run's resume_token)."),
   stream: z.boolean().optional().describe('Keep a live session (needs a host with the stream capability).'),
   agent_mcp: z.boolean().optional().describe('Give the agent fracta over MCP so it can spawn agents (needs agentMcp).'),
-  timeout_s: seconds('timeout_s')
-    .refine((value) => value > 0, 'must be more than 0 seconds')
+  timeout_s: seconds({ positive: true })
     .optional()
     .describe('Kill the run after this many seconds (default: the config, 1800).'),
-  wait_s: seconds('wait_s')
-    .refine((value) => value <= MAX_WAIT_S, `must be at most ${MAX_WAIT_S} seconds; call wait for longer`)
+  wait_s: seconds({ positive: false, max: MAX_WAIT_S, hint: 'call wait for longer' })
     .optional()
     .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional().describe('Remove the workspace when the run ends: keep, on_success, always.'),
@@ -45,8 +50,7 @@ const runId = z.string({ error: 'is required: a run id from spawn or runs' }).mi
 
 export const waitRequestSchema = strictObject({
   run_id: runId,
-  timeout_s: seconds('timeout_s')
-    .refine((value) => value <= MAX_WAIT_S, `must be at most ${MAX_WAIT_S} seconds; call wait again for longer`)
+  timeout_s: seconds({ positive: false, max: MAX_WAIT_S, hint: 'call wait again for longer' })
     .optional()
     .describe(`How long to wait for the end (default ${MAX_WAIT_S}, at most ${MAX_WAIT_S}).`),
 }, 'field');
@@ -62,11 +66,12 @@ export const emptyRequestSchema = strictObject({}, 'field');
 
 /** Validates a request; the error names each bad field: `spawn.timeout_s: must be more than 0 seconds`. */
 export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {
-  const parsed = schema.safeParse(raw ?? {});
+  const parsed = schema.safeParse(raw ?? {}, { reportInput: true });
   if (parsed.success) return parsed.data;
-  const lines = formatIssues(parsed.error.issues, [what]);
-  const first = parsed.error.issues[0];
-  const field = first?.path.map(String).join('.');
-  const code = field === 'tier' ? 'unknown_tier' : 'invalid_input';
+  const issues = parsed.error.issues;
+  const lines = formatIssues(issues, [what]);
+  const first = issues[0]!;
+  const field = first.code === 'unrecognized_keys' ? first.keys[0] : first.path.map(String).join('.');
+  const code = issues.some((issue) => issue.path[0] === 'tier') ? 'unknown_tier' : 'invalid_input';
   throw new FractaError(code, lines.join('; '), field);
 }

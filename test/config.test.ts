@@ -151,11 +151,7 @@ model_tiers:
     expect(errorLines('agents:\n  timeout_s: 0\n')).toEqual(['fracta.yaml: agents.timeout_s: must be more than 0 seconds']);
   });
 
-  // SRC BUG (src/config/errors.ts, describeIssue): zod 4 issues carry `input` only when safeParse is
-  // given { reportInput: true }, which load.ts and requests.ts do not do; so every value of the wrong
-  // type is reported as "is required" (and messages such as "must be a number of seconds" are lost).
-  // Expected to fail until that is fixed; then turn `it.fails` into `it`.
-  it.fails('says what type a present value of the wrong type must have, not that it is required', () => {
+  it('says what type a present value of the wrong type must have, not that it is required', () => {
     expect(errorLines('agents:\n  timeout_s: soon\n')).toEqual(['fracta.yaml: agents.timeout_s: must be a number of seconds']);
     expect(errorLines(runtimeYaml('x', 'adapter: command\ncommand: c\nargs: "-p"'))).toEqual([
       'fracta.yaml: agents.agent_runtimes.x.args: must be a list of strings',

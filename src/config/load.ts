@@ -71,7 +71,7 @@ export function parseConfig(raw: unknown, file: string | null): FractaConfig {
     throw new FractaError('config_invalid', lines.map((line) => `${name}: ${line}`).join('\n'));
   };
 
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) fail(formatIssues(parsed.error.issues, []));
   const agents = parsed.data!.agents;
 
@@ -124,7 +124,7 @@ function resolveRuntime(
     return undefined;
   }
   const schema = strictObject({ ...runtimeCommonShape, ...adapter.optionsShape });
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     problems.push(...formatIssues(parsed.error.issues, at));
     return undefined;

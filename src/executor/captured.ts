@@ -31,7 +31,10 @@ export function capturedFile(path: string): CapturedOutput {
       // Skip a character cut in half at the start of the window.
       while (start < buffer.length && (buffer[start]! & 0xc0) === 0x80) start++;
       const text = buffer.subarray(start).toString('utf8');
-      return text.length > maxChars ? text.slice(text.length - maxChars) : text;
+      if (text.length <= maxChars) return text;
+      const cut = text.slice(text.length - maxChars);
+      // Do not start with the second half of a surrogate pair.
+      return /^[\udc00-\udfff]/.test(cut) ? cut.slice(1) : cut;
     },
   };
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { maskSecrets } from '../config/env.js';
-import { asFractaError } from '../errors.js';
+import { asFractaError, FractaError } from '../errors.js';
 import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
 import { prepareWorkspace, removeWorkspace } from '../executor/workspace.js';
@@ -56,8 +56,13 @@ function isRunProcess(pid: number, runId: string): boolean {
   }
 }
 
+/** setTimeout's ceiling (about 24.8 days); a longer timeout is as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class Runner {
   private readonly active = new Map<string, ActiveRun>();
+  private readonly starting = new Set<Promise<unknown>>();
+  private closing = false;
 
   constructor(
     readonly store: RunStore,
@@ -72,6 +77,17 @@ export class Runner {
 
   /** Makes the run's folder, record and workspace and starts the process; returns the running record. */
   async start(plan: SpawnPlan): Promise<RunRecord> {
+    if (this.closing) throw new FractaError('server_stopped', 'fracta is shutting down and starts no new runs');
+    const starting = this.startRun(plan);
+    this.starting.add(starting);
+    try {
+      return await starting;
+    } finally {
+      this.starting.delete(starting);
+    }
+  }
+
+  private async startRun(plan: SpawnPlan): Promise<RunRecord> {
     const { runId, resolved, request } = plan;
     const now = new Date().toISOString();
     let record: RunRecord = {
@@ -142,12 +158,15 @@ export class Runner {
     active.record = record;
     await this.store.write(record);
     active.done = this.watch(active, active.job);
+    // A cancel or a shutdown that came while the process was starting takes effect now.
+    if (this.closing) void this.stop(active, 'shutdown');
+    else if (this.store.cancelRequested(runId)) void this.stop(active, 'cancel');
     return record;
   }
 
   private async watch(active: ActiveRun, job: RunningJob): Promise<RunRecord> {
     const { plan } = active;
-    const timer = setTimeout(() => void this.stop(active, 'timeout'), plan.timeoutS * 1000);
+    const timer = setTimeout(() => void this.stop(active, 'timeout'), Math.min(plan.timeoutS * 1000, MAX_TIMER_MS));
     const exit = await job.exited;
     clearTimeout(timer);
     const reason = active.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : undefined);
@@ -198,7 +217,7 @@ export class Runner {
       let timer: NodeJS.Timeout | undefined;
       const stopWaiting = new Promise<void>((resolve) => {
         // setTimeout cannot take more than 2^31-1 ms; longer means "until it ends".
-        if (timeoutMs <= 2 ** 31 - 1) timer = setTimeout(resolve, timeoutMs);
+        if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(resolve, timeoutMs);
         signal?.addEventListener('abort', () => resolve(), { once: true });
       });
       await Promise.race([active.done, stopWaiting]);
@@ -242,6 +261,8 @@ export class Runner {
 
   /** Stops every run this process owns (client gone, or a signal) and records why. */
   async shutdown(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.starting]);
     const runs = [...this.active.values()];
     await Promise.all(runs.map((active) => this.stop(active, 'shutdown')));
     await Promise.all(runs.map((active) => active.done?.catch(() => undefined)));

@@ -31,9 +31,14 @@ export function getPath(value: unknown, path: string): unknown {
   return current;
 }
 
-/** The whole output as one JSON object, or else its last line that is one (CLIs print banners). */
+/**
+ * The whole output as one JSON object; else, after banner lines, everything from the first line that
+ * opens an object (pretty-printed JSON); else the last line that is one (JSONL ending in a result).
+ */
 function findJsonObject(text: string): Record<string, unknown> | undefined {
-  const candidates = [text, ...text.split(/\r?\n/).reverse()];
+  const lines = text.split(/\r?\n/);
+  const opening = lines.findIndex((line) => line.trimStart().startsWith('{'));
+  const candidates = [text, ...(opening > 0 ? [lines.slice(opening).join('\n')] : []), ...lines.reverse()];
   for (const candidate of candidates) {
     const trimmed = candidate.trim();
     if (!trimmed.startsWith('{')) continue;
