@@ -10,6 +10,7 @@ import { commandAdapter, MAX_ARG_BYTES } from '../src/host/command/adapter.js';
 import { parseJson, parseText, TEXT_KEEP_CHARS } from '../src/host/command/parse.js';
 import { NO_CAPABILITIES, OutputParseError, tierOf, type CapturedOutput, type ExitInfo, type Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
+import { thrown } from './helpers/thrown.js';
 
 const FILE = path.join(process.cwd(), 'fracta.yaml');
 const WORKDIR = path.join(os.tmpdir(), 'fracta-workspace');
@@ -24,15 +25,6 @@ function builtinClaude(): Host {
   return RuntimeRegistry.fromConfig(parseConfig({}, null)).resolve('claude').host;
 }
 
-function thrown(run: () => unknown): FractaError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FractaError);
-    return error as FractaError;
-  }
-  throw new Error('expected a FractaError, but nothing was thrown');
-}
 
 let tmp: string;
 let fileCount = 0;

@@ -9,6 +9,7 @@ import { NO_CAPABILITIES, type Capabilities, type Host, type Tier } from '../src
 import { RuntimeRegistry, type ResolvedRuntime } from '../src/host/registry.js';
 import { parseRequest, spawnRequestSchema, type SpawnRequest } from '../src/requests.js';
 import { checkCapabilities } from '../src/spawn/plan.js';
+import { thrown } from './helpers/thrown.js';
 
 function runtime(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
   return {
@@ -26,15 +27,6 @@ function runtime(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
   };
 }
 
-function thrown(run: () => unknown): FractaError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FractaError);
-    return error as FractaError;
-  }
-  throw new Error('expected a FractaError, but nothing was thrown');
-}
 
 describe('resolveChildEnv', () => {
   it("starts from fracta's environment and puts the runtime's env on top", () => {
