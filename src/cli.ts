@@ -67,7 +67,8 @@ const COMMANDS: Record<string, Command> = {
     summary: 'Run an agent on a task, wait for it, print its result',
     usage:
       'fracta spawn --task TEXT|- [--runtime NAME] [--model M] [--tier heavy|medium|light] [--contract TEXT]\n' +
-      '             [--resume-token T] [--timeout SECONDS] [--cleanup keep|on_success|always] [--json] [--config PATH]\n' +
+      '             [--resume-token T | --resume-run RUN_ID] [--allowed-tool TOOL]... [--agent-mcp]\n' +
+      '             [--timeout SECONDS] [--cleanup keep|on_success|always] [--json] [--config PATH]\n' +
       '  --task -   reads the task from stdin (for long prompts)',
     options: {
       ...common,
@@ -77,6 +78,9 @@ const COMMANDS: Record<string, Command> = {
       tier: { type: 'string' },
       contract: { type: 'string' },
       'resume-token': { type: 'string' },
+      'resume-run': { type: 'string' },
+      'allowed-tool': { type: 'string', multiple: true },
+      'agent-mcp': { type: 'boolean' },
       timeout: { type: 'string' },
       cleanup: { type: 'string' },
       json: { type: 'boolean' },
@@ -105,6 +109,9 @@ const COMMANDS: Record<string, Command> = {
         tier: values.tier,
         contract: values.contract,
         resume_token: values['resume-token'],
+        resume_run: values['resume-run'],
+        allowed_tools: values['allowed-tool'],
+        agent_mcp: values['agent-mcp'],
         timeout_s: timeout,
         cleanup: values.cleanup,
       });
@@ -179,6 +186,32 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  send: {
+    summary: 'Send the next message to a live session (a run spawned with stream: true) and print the answer',
+    usage: 'fracta send RUN_ID TEXT [--wait SECONDS] [--json]',
+    options: { ...common, wait: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: 2,
+    async run(values, [runId, message]) {
+      const fracta = await service(values);
+      const record = await fracta.send({ run_id: runId, message, wait_s: values.wait === undefined ? undefined : Number(values.wait) });
+      if (values.json) json(record);
+      else if (record.awaiting_input || record.status === 'succeeded') print(record.output ?? '');
+      else print(`run ${record.run_id}: ${record.status}${record.error ? ` [${record.error.code}] ${record.error.message}` : ''}`);
+      return record.status === 'running' || record.status === 'succeeded' ? 0 : 1;
+    },
+  },
+  close: {
+    summary: 'Close a live session; its last answer becomes the result',
+    usage: 'fracta close RUN_ID [--json]',
+    options: { ...common, json: { type: 'boolean' } },
+    positionals: 1,
+    async run(values, [runId]) {
+      const record = await (await service(values)).close({ run_id: runId });
+      if (values.json) json(record);
+      else print(`run ${record.run_id}: ${record.status}`);
+      return record.status === 'succeeded' ? 0 : 1;
+    },
+  },
   cancel: {
     summary: 'Stop a run and its whole process tree',
     usage: 'fracta cancel RUN_ID [--json]',
@@ -242,7 +275,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed.positionals.length !== command.positionals) {
     process.stderr.write(
-      `fracta ${name}: expected ${command.positionals === 0 ? 'no arguments' : 'a run id'}, got ${parsed.positionals.length}\nusage: ${command.usage}\n`,
+      `fracta ${name}: expected ${['no arguments', 'a run id', 'a run id and a message'][command.positionals]}, got ${parsed.positionals.length}\nusage: ${command.usage}\n`,
     );
     return 2;
   }

@@ -21,6 +21,14 @@ export type ErrorCode =
   | 'server_stopped'
   | 'run_not_found'
   | 'stream_not_supported'
+  | 'auth_failed'
+  | 'unknown_model'
+  | 'rate_limited'
+  | 'api_error'
+  | 'api_unreachable'
+  | 'session_not_found'
+  | 'session_busy'
+  | 'session_closed'
   | 'internal_error';
 
 export class FractaError extends Error {

@@ -34,6 +34,7 @@ export const spawnRequestSchema = strictObject({
   contract: z.string().optional().describe('What "done" means: acceptance criteria written to the task file and the prompt.'),
   allowed_tools: z.array(z.string()).optional().describe('Tools the agent may use (hosts without tool permissions ignore it, with a warning).'),
   resume_token: z.string().min(1).optional().describe("Continue this session (a previous run's resume_token)."),
+  resume_run: z.string().min(1).optional().describe("Continue the session of this fracta run (its run_id), in that run's workspace."),
   stream: z.boolean().optional().describe('Keep a live session (needs a host with the stream capability).'),
   agent_mcp: z.boolean().optional().describe('Give the agent fracta over MCP so it can spawn agents (needs agentMcp).'),
   timeout_s: seconds({ positive: true })
@@ -56,6 +57,17 @@ export const waitRequestSchema = strictObject({
 }, 'field');
 
 export const runIdRequestSchema = strictObject({ run_id: runId }, 'field');
+
+export const sendRequestSchema = strictObject({
+  run_id: runId,
+  message: z
+    .string({ error: 'is required: the next message for the agent' })
+    .refine((message) => message.trim().length > 0, 'must not be empty')
+    .describe('The next user message for a live session (spawned with stream: true).'),
+  wait_s: seconds({ positive: false, max: MAX_WAIT_S, hint: 'call wait for longer' })
+    .optional()
+    .describe(`Wait up to this long for the agent's answer (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
+}, 'field');
 
 export const runsRequestSchema = strictObject({
   status: oneOf(RUN_STATUSES, 'status').optional().describe('Only runs with this status.'),

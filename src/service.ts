@@ -16,13 +16,20 @@ import {
   parseRequest,
   runIdRequestSchema,
   runsRequestSchema,
+  sendRequestSchema,
   spawnRequestSchema,
+  type SpawnRequest,
   waitRequestSchema,
 } from './requests.js';
 import type { RunRecord } from './runs/record.js';
 import { Runner } from './runs/runner.js';
 import { RunStore } from './runs/store.js';
-import { planSpawn } from './spawn/plan.js';
+import { planSpawn, type Lineage, type ResumeTarget } from './spawn/plan.js';
+import type { McpServerEntry } from './host/host.js';
+import type { ResolvedRuntime } from './host/registry.js';
+import { selfCommand } from './self.js';
+import { FractaError } from './errors.js';
+import fs from 'node:fs';
 import type { RuntimeInfo } from './runtime-info.js';
 
 export interface FractaOptions {
@@ -64,13 +71,82 @@ export class Fracta {
   /** Starts a run; returns its record and how long the caller asked to wait for it. */
   async start(raw: unknown): Promise<{ record: RunRecord; waitMs: number }> {
     const request = parseRequest(spawnRequestSchema, raw, 'spawn');
-    const plan = planSpawn(request, {
-      config: this.config(),
-      workspaceFor: (runId) => this.runner.store.workspacePath(runId),
+    const config = this.config();
+    const home = fractaHome(this.env);
+    const plan = await planSpawn(request, {
+      config,
+      home,
       env: this.env,
+      workspaceFor: (runId) => this.runner.store.workspacePath(runId),
+      parent: {
+        parentRun: this.env.FRACTA_PARENT_RUN || null,
+        rootRun: this.env.FRACTA_ROOT_RUN || undefined,
+        depth: (Number.parseInt(this.env.FRACTA_DEPTH ?? '', 10) || 0) + 1,
+      },
+      findResume: (resolved) => this.findResume(request, resolved),
+      fractaServer: (lineage) => this.fractaServer(config.source, home, lineage),
     });
     const record = await this.runner.start(plan);
     return { record, waitMs: (request.wait_s ?? DEFAULT_WAIT_S) * 1000 };
+  }
+
+  /** fracta's own MCP server as the child of a run gets it: same config, same state, the chain in its env. */
+  private fractaServer(configFile: string | null, home: string, lineage: Lineage): McpServerEntry {
+    const self = selfCommand();
+    return {
+      command: self.command,
+      args: [...self.args, 'mcp', ...(configFile ? ['--config', configFile] : [])],
+      env: {
+        FRACTA_HOME: home,
+        FRACTA_PARENT_RUN: lineage.parentRun ?? '',
+        FRACTA_ROOT_RUN: lineage.rootRun,
+        FRACTA_DEPTH: String(lineage.depth),
+      },
+    };
+  }
+
+  /**
+   * The session a spawn continues, and where: hosts whose sessions are bound to the folder they
+   * started in resume there, or fracta says why it cannot; it never starts a new conversation instead.
+   */
+  private async findResume(request: SpawnRequest, resolved: ResolvedRuntime): Promise<ResumeTarget | undefined> {
+    if (request.resume_run === undefined && request.resume_token === undefined) return undefined;
+    const { runtime, host } = resolved;
+    const store = this.runner.store;
+    let origin: RunRecord | undefined;
+    if (request.resume_run !== undefined) {
+      origin = await store.read(request.resume_run).catch((error: FractaError) => {
+        throw new FractaError(error.code, error.message, 'resume_run');
+      });
+      if (!origin.resume_token) {
+        throw new FractaError('session_not_found', `run ${origin.run_id} has no session to resume (it ${origin.status} without a resume token)`, 'resume_run');
+      }
+      if (request.resume_token !== undefined && request.resume_token !== origin.resume_token) {
+        throw new FractaError('invalid_input', `resume_token and resume_run name different sessions (run ${origin.run_id} has ${origin.resume_token}); give one of them`, 'resume_token');
+      }
+      if (origin.host !== runtime.adapter) {
+        throw new FractaError('invalid_input', `run ${origin.run_id} ran on host ${origin.host} (runtime ${origin.runtime}); resume it with a runtime of that host`, 'resume_run');
+      }
+    } else if (host.resumeInSameWorkdir) {
+      origin = await store.findBySession(runtime.adapter, request.resume_token!);
+      if (!origin) {
+        throw new FractaError(
+          'session_not_found',
+          `runtime "${runtime.name}" resumes a session only from the folder it started in, and no fracta run in ${store.runsDir} has session ${request.resume_token}: pass resume_run with the id of the run that started it`,
+          'resume_token',
+        );
+      }
+    }
+    const token = request.resume_token ?? origin!.resume_token!;
+    if (!host.resumeInSameWorkdir) return { token, fromRun: origin?.run_id, workdir: undefined };
+    if (origin!.workspace_removed || !fs.existsSync(origin!.workspace)) {
+      throw new FractaError(
+        'session_not_found',
+        `the workspace of run ${origin!.run_id} (${origin!.workspace}) was removed, and runtime "${runtime.name}" resumes a session only from the folder it started in; start a new run instead (keep workspaces with cleanup: keep)`,
+        request.resume_run !== undefined ? 'resume_run' : 'resume_token',
+      );
+    }
+    return { token, fromRun: origin!.run_id, workdir: origin!.workspace };
   }
 
   /** Starts a run and waits up to `wait_s` for it; the run goes on whatever happens to the caller. */
@@ -88,6 +164,20 @@ export class Fracta {
   /** Waits with no upper bound (the CLI's `fracta spawn` does this). */
   async waitForEnd(runId: string): Promise<RunRecord> {
     return this.runner.wait(runId, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Sends the next message to a live session and waits up to wait_s for the agent's answer. */
+  async send(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
+    const request = parseRequest(sendRequestSchema, raw, 'send');
+    const before = await this.runner.status(request.run_id);
+    const sent = await this.runner.send(request.run_id, request.message);
+    const waitMs = (request.wait_s ?? DEFAULT_WAIT_S) * 1000;
+    if (waitMs === 0) return sent;
+    return this.runner.wait(request.run_id, waitMs, signal, before.turns_done);
+  }
+
+  async close(raw: unknown): Promise<RunRecord> {
+    return this.runner.close(parseRequest(runIdRequestSchema, raw, 'close').run_id);
   }
 
   async status(raw: unknown): Promise<RunRecord> {

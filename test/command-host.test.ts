@@ -8,7 +8,7 @@ import { FractaError } from '../src/errors.js';
 import { capturedFile } from '../src/executor/captured.js';
 import { commandAdapter, MAX_ARG_BYTES } from '../src/host/command/adapter.js';
 import { parseJson, parseText, TEXT_KEEP_CHARS } from '../src/host/command/parse.js';
-import { NO_CAPABILITIES, OutputParseError, tierOf, type CapturedOutput, type ExitInfo, type Host } from '../src/host/host.js';
+import { NO_CAPABILITIES, OutputParseError, tierOf, type CapturedOutput, type CommandInput, type ExitInfo, type Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
 
@@ -25,6 +25,10 @@ function builtinClaude(): Host {
   return RuntimeRegistry.fromConfig(parseConfig({}, null)).resolve('claude').host;
 }
 
+
+function input(overrides: Partial<CommandInput>): CommandInput {
+  return { prompt: '', model: undefined, resumeToken: undefined, workdir: WORKDIR, allowedTools: undefined, agentMcp: false, env: {}, ...overrides };
+}
 
 let tmp: string;
 let fileCount = 0;
@@ -217,9 +221,9 @@ describe('capabilities and tiers', () => {
     expect(tierOf({ stream: true, resumeToken: true, agentMcp: true, toolPermissions: true })).toBe('Full-Agent');
   });
 
-  it('refuses to start a stream with stream_not_supported', async () => {
+  it('refuses to build a stream command with stream_not_supported', () => {
     const host = hostFor({ adapter: 'command', command: 'agent' });
-    await expect(host.startStream(WORKDIR, undefined, path.join(tmp, 'stream.log'))).rejects.toMatchObject({ code: 'stream_not_supported' });
+    expect(thrown(() => host.buildStreamCommand(input({ prompt: 'p' }))).code).toBe('stream_not_supported');
   });
 
   it('names an unknown runtime and lists the configured ones', () => {

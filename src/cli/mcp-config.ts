@@ -2,9 +2,8 @@
  * Ready-to-paste client configuration for this very install: the node binary and the CLI by absolute
  * path (so it works before fracta is published or on PATH), and the config file in use, if any.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { locateConfig } from '../config/load.js';
+import { selfCommand } from '../self.js';
 
 export const CLIENTS = ['claude-desktop', 'claude-code', 'codex'] as const;
 export type Client = (typeof CLIENTS)[number];
@@ -16,9 +15,9 @@ export interface ServerEntry {
 }
 
 export function serverEntry(configFlag: string | undefined): ServerEntry {
-  const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli.js');
+  const self = selfCommand();
   const config = locateConfig(configFlag).path;
-  return { command: process.execPath, args: [cli, 'mcp'], env: config ? { FRACTA_CONFIG: config } : {} };
+  return { command: self.command, args: [...self.args, 'mcp'], env: config ? { FRACTA_CONFIG: config } : {} };
 }
 
 function shellQuote(word: string): string {

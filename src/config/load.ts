@@ -99,6 +99,7 @@ export function parseConfig(raw: unknown, file: string | null): FractaConfig {
     defaultRuntime,
     timeoutS: agents.timeout_s,
     killGraceS: agents.kill_grace_s,
+    sessionIdleS: agents.session_idle_timeout_s,
     cleanup: agents.workspace.cleanup,
     runtimes,
   };

@@ -24,6 +24,8 @@ export interface FractaConfig {
   readonly defaultRuntime: string;
   readonly timeoutS: number;
   readonly killGraceS: number;
+  /** A live session left waiting for a message this long is closed. */
+  readonly sessionIdleS: number;
   readonly cleanup: CleanupPolicy;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
 }

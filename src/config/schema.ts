@@ -74,6 +74,7 @@ export const configSchema = strictObject({
     default_runtime: z.string().optional(),
     timeout_s: positiveSeconds.default(1800),
     kill_grace_s: z.number().nonnegative('must be 0 or more seconds').default(5),
+    session_idle_timeout_s: positiveSeconds.default(600),
     workspace: strictObject({ cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').default('keep') }).default({
       cleanup: 'keep',
     }),
@@ -84,6 +85,7 @@ export const configSchema = strictObject({
   }).default({
     timeout_s: 1800,
     kill_grace_s: 5,
+    session_idle_timeout_s: 600,
     workspace: { cleanup: 'keep' },
     agent_runtimes: {},
   }),

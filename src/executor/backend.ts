@@ -11,8 +11,12 @@ export interface Job {
   readonly cwd: string;
   /** The complete environment of the child. */
   readonly env: Readonly<Record<string, string>>;
-  /** Written to stdin, which is then closed; absent, stdin is closed from the start. */
+  /** Written to stdin, which is then closed (unless keepStdinOpen); absent, stdin is closed from the start. */
   readonly stdin: string | undefined;
+  /** A live session: stdin stays open for write() until endInput(). */
+  readonly keepStdinOpen?: boolean;
+  /** Each line of stdout as the child writes it (the log file gets every byte regardless). */
+  readonly onStdoutLine?: (line: string) => void;
   readonly stdoutPath: string;
   readonly stderrPath: string;
   /** Time between SIGTERM and SIGKILL when the process tree is stopped. */
@@ -33,6 +37,10 @@ export interface RunningJob {
   readonly exited: Promise<JobExit>;
   /** Stops the whole process tree: SIGTERM, then SIGKILL after the grace. */
   terminate(): Promise<void>;
+  /** Writes to the stdin of a live session. */
+  write(text: string): Promise<void>;
+  /** Closes the stdin of a live session: the CLI's cue to finish. */
+  endInput(): void;
 }
 
 export interface ExecutionBackend {

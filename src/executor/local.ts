@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { FractaError } from '../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from './backend.js';
@@ -12,6 +13,39 @@ import { killGroup } from './process-group.js';
 
 /** After the tree is reaped, how long to wait for pipes held open by a process that left the group. */
 const DRAIN_MS = 2_000;
+
+/** A line longer than this is passed on in pieces rather than held whole (the file has all of it). */
+const MAX_LINE_CHARS = 16 * 1024 * 1024;
+
+/** Calls onLine for each complete line of the stream, as it arrives. */
+function splitLines(stream: Readable | null, onLine: (line: string) => void): void {
+  if (!stream) return;
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  const emit = (line: string) => {
+    try {
+      onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+    } catch {
+      // A listener's failure must not break the child's output.
+    }
+  };
+  stream.on('data', (chunk: Buffer) => {
+    pending += decoder.write(chunk);
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      emit(pending.slice(0, newline));
+      pending = pending.slice(newline + 1);
+    }
+    if (pending.length > MAX_LINE_CHARS) {
+      emit(pending);
+      pending = '';
+    }
+  });
+  stream.once('end', () => {
+    pending += decoder.end();
+    if (pending) emit(pending);
+  });
+}
 
 function toFile(stream: Readable | null, file: string): Promise<void> {
   const sink = fs.createWriteStream(file, { flags: 'a', mode: 0o600 });
@@ -50,11 +84,14 @@ export const localBackend: ExecutionBackend = {
       buffer: false,
       reject: false,
       windowsHide: true,
-      stdin: job.stdin === undefined ? 'ignore' : 'pipe',
+      stdin: job.stdin === undefined && !job.keepStdinOpen ? 'ignore' : 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
-      ...(job.stdin === undefined ? {} : { input: job.stdin }),
+      ...(job.stdin === undefined || job.keepStdinOpen ? {} : { input: job.stdin }),
     });
+    if (job.onStdoutLine) splitLines(subprocess.stdout, job.onStdoutLine);
+    // A child that stops reading its stdin must not crash fracta with EPIPE.
+    subprocess.stdin?.on('error', () => undefined);
     const outputs = Promise.all([toFile(subprocess.stdout, job.stdoutPath), toFile(subprocess.stderr, job.stderrPath)]);
 
     const spawned = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
@@ -91,10 +128,25 @@ export const localBackend: ExecutionBackend = {
       return { exitCode: code, signal };
     })();
 
+    const stdin = subprocess.stdin;
+    const write = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (!stdin || stdin.destroyed || stdin.writableEnded) {
+          reject(new FractaError('session_closed', 'the agent no longer reads messages (its input is closed)'));
+          return;
+        }
+        stdin.write(text, (error) => (error ? reject(new FractaError('session_closed', `could not write to the agent: ${error.message}`)) : resolve()));
+      });
+    if (job.keepStdinOpen && job.stdin !== undefined) await write(job.stdin).catch(() => undefined);
+
     return {
       pid,
       exited,
       terminate: () => killGroup(pid, job.killGraceMs),
+      write,
+      endInput: () => {
+        if (stdin && !stdin.writableEnded) stdin.end();
+      },
     };
   },
 };

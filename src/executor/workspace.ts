@@ -15,12 +15,12 @@ async function writeInside(workdir: string, relative: string, content: string): 
 }
 
 export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
-  const { workdir, bootstrap, command, request, resolved } = plan;
+  const { workdir, bootstrap, command, request, resolved, fractaServer } = plan;
   try {
     await fsp.mkdir(workdir, { recursive: true, mode: 0o700 });
     // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
     await writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n');
-    await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, agentMcp: request.agent_mcp === true });
+    await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, fractaServer });
     if (bootstrap.fileName) await writeInside(workdir, bootstrap.fileName, bootstrap.fileContent);
     for (const file of command.files ?? []) await writeInside(workdir, file.path, file.content);
   } catch (error) {

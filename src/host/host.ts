@@ -2,7 +2,8 @@
  * The host contract: what fracta needs from an adapter between its orchestrator and one agent CLI.
  * Capabilities are data; the tier is derived from them and checked before any side effect.
  */
-import { FractaError } from '../errors.js';
+import { FractaError, type ErrorCode } from '../errors.js';
+import type { StreamParser } from '../events.js';
 
 export interface Capabilities {
   /** Events as the agent works, and follow-up messages into a live session. */
@@ -40,14 +41,36 @@ export interface CommandSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** Files (paths relative to the workspace) the executor writes before the run. */
   readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string }>;
+  /** What the host had to adjust in the request, said in the result. */
+  readonly warnings?: readonly string[];
 }
 
-export interface BatchCommandInput {
+/** A live session: stdin stays open and takes one encoded message per turn. */
+export interface StreamSpec extends CommandSpec {
+  readonly parser: StreamParser;
+  /** The stdin text that carries one user message (the first prompt included). */
+  encodeMessage(text: string): string;
+}
+
+export interface CommandInput {
   readonly prompt: string;
   readonly model: string | undefined;
   readonly resumeToken: string | undefined;
   /** The workspace the command runs in (its cwd). */
   readonly workdir: string;
+  /** Tools the request allows (hosts with toolPermissions apply them; a request may only narrow). */
+  readonly allowedTools: readonly string[] | undefined;
+  /** Give the child fracta (and the runtime's MCP servers) over MCP. */
+  readonly agentMcp: boolean;
+  /** The child's environment, for checks that depend on it. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** An MCP server for the child, in the stdio form every CLI understands. */
+export interface McpServerEntry {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export interface BootstrapFile {
@@ -73,6 +96,8 @@ export interface Result {
   readonly outputBytes?: number;
   /** The agent itself reported failure (a result object with is_error, say). */
   readonly isError: boolean;
+  /** What kind of failure, when the host can tell (auth_failed, unknown_model, ...). */
+  readonly errorCode?: ErrorCode;
   readonly resumeToken?: string;
   readonly costUsd?: number;
   readonly usage?: Usage;
@@ -109,27 +134,29 @@ export class StreamNotSupported extends FractaError {
   }
 }
 
-export interface StreamSession {
-  readonly events: AsyncIterable<unknown>;
-  send(message: string): Promise<void>;
-  close(): Promise<void>;
-}
-
 export interface WorkspaceOptions {
   readonly allowedTools: readonly string[] | undefined;
-  readonly agentMcp: boolean;
+  /** Set when the request asked for agent_mcp: fracta's own server, to be given to the child. */
+  readonly fractaServer: McpServerEntry | undefined;
 }
 
 export interface Host {
   /** The adapter's name, as in `adapter:` of fracta.yaml. */
   readonly adapter: string;
   capabilities(): Capabilities;
+  /** Whether a session can be resumed only from the folder it started in (claude, gemini, opencode). */
+  readonly resumeInSameWorkdir: boolean;
   /** The executable this host runs, for preflight and `fracta runtimes`. */
   command(): string;
   writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void>;
   bootstrap(task: string, baseBranch: string | undefined, contract: string | undefined): BootstrapFile;
   /** Pure: no side effects, so a bad request fails here before anything exists on disk. */
-  buildBatchCommand(input: BatchCommandInput): CommandSpec;
+  buildBatchCommand(input: CommandInput): CommandSpec;
   parseBatchOutput(stdout: CapturedOutput, exit: ExitInfo): Result;
-  startStream(workdir: string, model: string | undefined, logPath: string): Promise<StreamSession>;
+  /**
+   * The command for a live session, whose output is parsed line by line as the child writes it.
+   * Pure like buildBatchCommand; throws StreamNotSupported on a host without the stream capability.
+   * (The executor, not the host, owns the process: every run gets the same kill, logs and timeouts.)
+   */
+  buildStreamCommand(input: CommandInput): StreamSpec;
 }

@@ -12,20 +12,19 @@ import {
   ReadResourceRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import fs from 'node:fs';
 import { z } from 'zod';
 import { FractaError } from '../errors.js';
 import { Fracta, type FractaOptions } from '../service.js';
 import { VERSION } from '../version.js';
 import { listLogResources, readLogResource, RESOURCE_TEMPLATES } from './resources.js';
+import { progressFollower } from './progress.js';
 import { errorResult } from './shape.js';
 import { TOOLS } from './tools.js';
-
-const PROGRESS_INTERVAL_MS = 1_000;
 
 const INSTRUCTIONS = [
   'fracta spawns command-line agents (runtimes configured in fracta.yaml) and returns structured results.',
   'Call spawn with a task; quick runs return their result, long ones return status "running": then call wait with the run_id (repeat until it ends).',
+  'With stream: true (runtimes with the stream capability) the session stays open: when awaiting_input is true, send the next message, and close it when done.',
   'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
 ].join(' ');
 
@@ -62,30 +61,7 @@ export function createServer(fracta: Fracta): Server {
         new FractaError('invalid_input', `unknown tool "${request.params.name}" (use ${TOOLS.map((t) => t.name).join(', ')})`, 'name'),
       );
     }
-    const progressToken = request.params._meta?.progressToken;
-    const followProgress = (runId: string) => {
-      if (progressToken === undefined) return () => undefined;
-      let ticks = 0;
-      const timer = setInterval(() => {
-        ticks += 1;
-        void fracta.runner
-          .status(runId)
-          .then((record) => {
-            let bytes = 0;
-            try {
-              bytes = fs.statSync(record.stdout_path).size;
-            } catch {
-              // nothing written yet
-            }
-            return extra.sendNotification({
-              method: 'notifications/progress',
-              params: { progressToken, progress: ticks, message: `run ${runId} ${record.status} for ${ticks} s, ${bytes} bytes of output` },
-            });
-          })
-          .catch(() => undefined);
-      }, PROGRESS_INTERVAL_MS);
-      return () => clearInterval(timer);
-    };
+    const followProgress = progressFollower(fracta, request.params._meta?.progressToken, extra.sendNotification);
     try {
       return await tool.handler(request.params.arguments ?? {}, { fracta, signal: extra.signal, followProgress });
     } catch (error) {

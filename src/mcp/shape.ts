@@ -11,6 +11,9 @@ export function summarize(record: RunRecord): string {
   switch (record.status) {
     case 'queued':
     case 'running':
+      if (record.awaiting_input) {
+        return `${head} is a live session waiting for your next message (turn ${record.turns_done} done). Call send with run_id "${record.run_id}", or close to end it.${warnings}\n\n${record.output ?? ''}`;
+      }
       return `${head} is ${record.status}. Call wait with run_id "${record.run_id}" for its result, or cancel to stop it.${warnings}`;
     case 'succeeded':
       return `${head} succeeded.${record.resume_token ? ` resume_token: ${record.resume_token}` : ''}${warnings}\n\n${record.output ?? ''}`;

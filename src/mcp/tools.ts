@@ -9,6 +9,7 @@ import {
   MAX_WAIT_S,
   runIdRequestSchema,
   runsRequestSchema,
+  sendRequestSchema,
   spawnRequestSchema,
   waitRequestSchema,
 } from '../requests.js';
@@ -97,6 +98,34 @@ export const TOOLS: readonly ToolDefinition[] = [
     output: runRecordSchema,
     annotations: { destructiveHint: true, idempotentHint: true },
     handler: async (args, { fracta }) => recordResult(await fracta.cancel(args)),
+  },
+  {
+    name: 'send',
+    title: 'Send a message to a live session',
+    description:
+      'Send the next user message to a live session (a run spawned with stream: true whose awaiting_input is true). ' +
+      `Waits up to wait_s (default 20, at most ${MAX_WAIT_S}) for the answer, like spawn.`,
+    input: sendRequestSchema,
+    output: runRecordSchema,
+    annotations: { destructiveHint: false, openWorldHint: true },
+    handler: async (args, { fracta, signal, followProgress }) => {
+      const runId = (args as { run_id?: unknown }).run_id;
+      const stop = typeof runId === 'string' ? followProgress(runId) : () => undefined;
+      try {
+        return recordResult(await fracta.send(args, signal));
+      } finally {
+        stop();
+      }
+    },
+  },
+  {
+    name: 'close',
+    title: 'Close a live session',
+    description: "End a live session normally: the agent's input is closed, its last answer is the run's result.",
+    input: runIdRequestSchema,
+    output: runRecordSchema,
+    annotations: { destructiveHint: false, idempotentHint: true },
+    handler: async (args, { fracta }) => recordResult(await fracta.close(args)),
   },
   {
     name: 'runs',

@@ -13,13 +13,31 @@ import type { RunRecord } from './record.js';
 export const MAX_OUTPUT_CHARS = 20_000;
 const STDERR_TAIL_CHARS = 2_000;
 
-export type StopReason = 'cancel' | 'timeout' | 'shutdown';
+/** Why fracta stopped a run itself. close and idle end a live session normally: its last turn counts. */
+export type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'close' | 'idle';
 
 /** The end of the output (where agents put their conclusion), with a note saying where the rest is. */
 export function boundOutput(output: string, partial: boolean, fullBytes: number, logUri: string): { output: string; truncated: boolean } {
   if (!partial && output.length <= MAX_OUTPUT_CHARS) return { output, truncated: false };
   const tail = output.slice(Math.max(0, output.length - MAX_OUTPUT_CHARS));
   return { output: `[output truncated: its last ${tail.length} characters follow; all ${fullBytes} bytes are at ${logUri}]\n${tail}`, truncated: true };
+}
+
+/** A host's Result written into the record: bounded, with secrets masked. */
+export function applyResult(record: RunRecord, result: Result, secrets: readonly string[]): RunRecord {
+  const fullBytes = result.outputBytes ?? Buffer.byteLength(result.output);
+  const bounded = boundOutput(maskSecrets(result.output, secrets), result.outputBytes !== undefined, fullBytes, record.log_uri);
+  return {
+    ...record,
+    output: bounded.output,
+    output_truncated: bounded.truncated,
+    output_bytes: fullBytes,
+    resume_token: result.resumeToken ?? record.resume_token,
+    cost_usd: result.costUsd ?? record.cost_usd,
+    usage: result.usage ?? record.usage,
+    num_turns: result.turns ?? record.num_turns,
+    warnings: [...new Set([...record.warnings, ...result.warnings.map((warning) => maskSecrets(warning, secrets))])],
+  };
 }
 
 function stderrTail(path: string): string {
@@ -36,7 +54,7 @@ interface Outcome {
   result?: Result;
 }
 
-function stoppedOutcome(reason: StopReason, record: RunRecord): Outcome {
+function stoppedOutcome(reason: 'cancel' | 'timeout' | 'shutdown', record: RunRecord): Outcome {
   switch (reason) {
     case 'cancel':
       return { status: 'cancelled', error: { code: 'cancelled', message: 'cancelled on request; its process group was killed' } };
@@ -59,31 +77,27 @@ function stoppedOutcome(reason: StopReason, record: RunRecord): Outcome {
   }
 }
 
-function parsedOutcome(host: Host, record: RunRecord, exit: JobExit): Outcome {
-  const stdout = capturedFile(record.stdout_path);
-  const stderr = capturedFile(record.stderr_path);
-  let result: Result | undefined;
-  let parseError: string | undefined;
-  try {
-    result = host.parseBatchOutput(stdout, { exitCode: exit.exitCode, signal: exit.signal, stderr });
-  } catch (error) {
-    parseError = asFractaError(error, 'output_unparsable').message;
-  }
-  const exitedBadly = exit.exitCode !== 0;
+function exitFailure(record: RunRecord, exit: JobExit): Outcome['error'] {
+  const tail = stderrTail(record.stderr_path);
+  return {
+    code: 'exit_nonzero',
+    message: `\`${record.argv[0]}\` ${describeExit(exit)}${tail ? `; the end of its stderr:\n${tail}` : ' and wrote nothing to stderr'}`,
+  };
+}
+
+/** Outcome from what the agent said: its result (parsed from stdout, or the last turn of a stream). */
+function resultOutcome(record: RunRecord, exit: JobExit, result: Result | undefined, parseError: string | undefined, closedByUs: boolean): Outcome {
   if (result?.isError) {
     // The agent said what went wrong; its words beat a bare exit code.
-    return { status: 'failed', error: { code: 'agent_error', message: result.output || `the agent reported an error and ${describeExit(exit)}` }, result };
-  }
-  if (exitedBadly) {
-    const tail = stderrTail(record.stderr_path);
     return {
       status: 'failed',
-      error: {
-        code: 'exit_nonzero',
-        message: `\`${record.argv[0]}\` ${describeExit(exit)}${tail ? `; the end of its stderr:\n${tail}` : ' and wrote nothing to stderr'}`,
-      },
-      ...(result ? { result } : {}),
+      error: { code: result.errorCode ?? 'agent_error', message: result.output || `the agent reported an error and ${describeExit(exit)}` },
+      result,
     };
+  }
+  // A live session we closed may be killed for lingering: its last result stands.
+  if (exit.exitCode !== 0 && !(closedByUs && result)) {
+    return { status: 'failed', error: exitFailure(record, exit), ...(result ? { result } : {}) };
   }
   if (!result) {
     return { status: 'failed', error: { code: 'output_unparsable', message: `runtime "${record.runtime}" produced output fracta cannot read: ${parseError}` } };
@@ -91,34 +105,41 @@ function parsedOutcome(host: Host, record: RunRecord, exit: JobExit): Outcome {
   return { status: 'succeeded', error: null, result };
 }
 
-export function conclude(
-  record: RunRecord,
-  host: Host,
-  exit: JobExit,
-  reason: StopReason | undefined,
-  secrets: readonly string[],
-): RunRecord {
-  const outcome = reason ? stoppedOutcome(reason, record) : parsedOutcome(host, record, exit);
-  const result = outcome.result;
-  const fullBytes = result ? (result.outputBytes ?? Buffer.byteLength(result.output)) : null;
-  const bounded = result
-    ? boundOutput(maskSecrets(result.output, secrets), result.outputBytes !== undefined, fullBytes!, record.log_uri)
-    : undefined;
-  const error = outcome.error ? { code: outcome.error.code, message: maskSecrets(outcome.error.message, secrets) } : null;
+function batchOutcome(host: Host, record: RunRecord, exit: JobExit): Outcome {
+  const stdout = capturedFile(record.stdout_path);
+  const stderr = capturedFile(record.stderr_path);
+  try {
+    const result = host.parseBatchOutput(stdout, { exitCode: exit.exitCode, signal: exit.signal, stderr });
+    return resultOutcome(record, exit, result, undefined, false);
+  } catch (error) {
+    return resultOutcome(record, exit, undefined, asFractaError(error, 'output_unparsable').message, false);
+  }
+}
+
+export interface Ending {
+  readonly exit: JobExit;
+  readonly reason: StopReason | undefined;
+  /** For a streamed run: the last turn's result (undefined when none came). Absent for batch runs. */
+  readonly stream?: { readonly lastResult: Result | undefined };
+}
+
+export function conclude(record: RunRecord, host: Host, ending: Ending, secrets: readonly string[]): RunRecord {
+  const { exit, reason, stream } = ending;
+  let outcome: Outcome;
+  if (reason === 'cancel' || reason === 'timeout' || reason === 'shutdown') outcome = stoppedOutcome(reason, record);
+  else if (stream) {
+    outcome = resultOutcome(record, exit, stream.lastResult, "its stream ended without a result event", reason !== undefined);
+  } else outcome = batchOutcome(host, record, exit);
+
+  let final: RunRecord = outcome.result ? applyResult(record, outcome.result, secrets) : record;
+  if (reason === 'idle') final = { ...final, warnings: [...final.warnings, 'the live session was closed after waiting too long for a message (session_idle_timeout_s)'] };
   return {
-    ...record,
+    ...final,
     status: outcome.status,
-    error,
-    output: bounded?.output ?? null,
-    output_truncated: bounded?.truncated ?? false,
-    output_bytes: fullBytes,
-    resume_token: result?.resumeToken ?? null,
-    cost_usd: result?.costUsd ?? null,
-    usage: result?.usage ?? null,
-    num_turns: result?.turns ?? null,
+    error: outcome.error ? { code: outcome.error.code, message: maskSecrets(outcome.error.message, secrets) } : null,
+    awaiting_input: false,
     exit_code: exit.exitCode,
     signal: exit.signal,
     ended_at: new Date().toISOString(),
-    warnings: [...record.warnings, ...(result?.warnings ?? []).map((warning) => maskSecrets(warning, secrets))],
   };
 }

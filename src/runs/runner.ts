@@ -11,7 +11,11 @@ import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
 import { prepareWorkspace, removeWorkspace } from '../executor/workspace.js';
 import type { SpawnPlan } from '../spawn/plan.js';
-import { conclude, type StopReason } from './conclude.js';
+import type { LoggedEvent } from '../events.js';
+import type { StreamSpec } from '../host/host.js';
+import { applyResult, conclude, type StopReason } from './conclude.js';
+import { EventLog } from './event-log.js';
+import { LiveSession } from './session.js';
 import { checkRunId } from './ids.js';
 import { isTerminal, type RunRecord } from './record.js';
 import type { RunStore } from './store.js';
@@ -22,9 +26,15 @@ interface ActiveRun {
   record: RunRecord;
   readonly plan: SpawnPlan;
   job?: RunningJob;
+  session?: LiveSession;
   stopReason?: StopReason;
   stopping?: Promise<void>;
   done?: Promise<RunRecord>;
+  /** Record writes, one after another, so an older state never lands after a newer one. */
+  writing: Promise<void>;
+  /** Callbacks for events (progress) and for the end of a turn (waiters). */
+  readonly listeners: Set<(event: LoggedEvent) => void>;
+  readonly turnWaiters: Set<() => void>;
 }
 
 export function logUri(runId: string): string {
@@ -59,10 +69,18 @@ function isRunProcess(pid: number, runId: string): boolean {
 /** setTimeout's ceiling (about 24.8 days); a longer timeout is as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** How often the owner of a live session looks for messages and close requests from other processes. */
+const INBOX_POLL_MS = 150;
+
+function isStreamSpec(command: SpawnPlan['command']): command is StreamSpec {
+  return 'parser' in command;
+}
+
 export class Runner {
   private readonly active = new Map<string, ActiveRun>();
   private readonly starting = new Set<Promise<unknown>>();
   private closing = false;
+  private inboxTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly store: RunStore,
@@ -124,15 +142,25 @@ export class Runner {
       started_at: null,
       ended_at: null,
       warnings: [...plan.warnings],
+      parent_run: plan.lineage.parentRun,
+      root_run: plan.lineage.rootRun,
+      depth: plan.lineage.depth,
+      resumed_from: plan.resume?.fromRun ?? null,
+      stream: isStreamSpec(plan.command),
+      awaiting_input: false,
+      turns_done: 0,
+      events_path: isStreamSpec(plan.command) ? this.store.eventsPath(runId) : null,
     };
     await this.store.create(runId);
     await fsp.writeFile(this.store.taskPath(runId), request.task, { mode: 0o600 });
     await this.store.write(record);
 
-    const active: ActiveRun = { record, plan };
+    const active: ActiveRun = { record, plan, writing: Promise.resolve(), listeners: new Set(), turnWaiters: new Set() };
     this.active.set(runId, active);
+    const command = plan.command;
+    if (isStreamSpec(command)) active.session = this.openSession(active, command);
     try {
-      await prepareWorkspace(plan);
+      if (!plan.sharedWorkspace) await prepareWorkspace(plan);
       active.job = await this.backend.start({
         runId,
         command: plan.command.command,
@@ -140,6 +168,8 @@ export class Runner {
         cwd: plan.workdir,
         env: { ...plan.childEnv.env, FRACTA_RUN_ID: runId },
         stdin: plan.command.stdin,
+        keepStdinOpen: active.session !== undefined,
+        ...(active.session ? { onStdoutLine: (line: string) => active.session!.line(line) } : {}),
         stdoutPath: record.stdout_path,
         stderrPath: record.stderr_path,
         killGraceMs: plan.killGraceMs,
@@ -156,28 +186,82 @@ export class Runner {
     }
     record = { ...record, pid: active.job.pid, started_at: new Date().toISOString() };
     active.record = record;
-    await this.store.write(record);
+    await this.persist(active);
+    active.session?.attach(active.job);
     active.done = this.watch(active, active.job);
+    if (active.session) this.pollInboxes();
     // A cancel or a shutdown that came while the process was starting takes effect now.
     if (this.closing) void this.stop(active, 'shutdown');
     else if (this.store.cancelRequested(runId)) void this.stop(active, 'cancel');
     return record;
   }
 
-  private async watch(active: ActiveRun, job: RunningJob): Promise<RunRecord> {
+  private openSession(active: ActiveRun, spec: StreamSpec): LiveSession {
     const { plan } = active;
-    const timer = setTimeout(() => void this.stop(active, 'timeout'), Math.min(plan.timeoutS * 1000, MAX_TIMER_MS));
+    const log = new EventLog(this.store.eventsPath(plan.runId), plan.childEnv.secrets);
+    return new LiveSession(spec, log, { turnTimeoutMs: plan.timeoutS * 1000, idleMs: plan.sessionIdleMs }, {
+      onEvent: (event) => {
+        if (event.type === 'init' && event.session_id && active.record.resume_token === null) {
+          this.update(active, { resume_token: event.session_id });
+        }
+        for (const listener of active.listeners) listener(event);
+      },
+      onTurnDone: (result) => {
+        const session = active.session!;
+        this.update(active, {
+          ...applyResult(active.record, result, plan.childEnv.secrets),
+          awaiting_input: true,
+          turns_done: session.turnsDone,
+        });
+        for (const resolve of active.turnWaiters) resolve();
+      },
+      onExpired: (reason) => void this.stop(active, reason),
+    });
+  }
+
+  /** Changes the record in memory and writes it, after any write still under way. */
+  private update(active: ActiveRun, change: Partial<RunRecord>): void {
+    active.record = { ...active.record, ...change };
+    void this.persist(active);
+  }
+
+  private persist(active: ActiveRun): Promise<void> {
+    const record = active.record;
+    active.writing = active.writing.then(() => this.store.write(record)).catch(() => undefined);
+    return active.writing;
+  }
+
+  private async watch(active: ActiveRun, job: RunningJob): Promise<RunRecord> {
+    const { plan, session } = active;
+    // A live session times each turn instead (LiveSession).
+    const timer = session ? undefined : setTimeout(() => void this.stop(active, 'timeout'), Math.min(plan.timeoutS * 1000, MAX_TIMER_MS));
     const exit = await job.exited;
     clearTimeout(timer);
+    session?.dispose();
+    await session?.log.close();
     const reason = active.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : undefined);
-    const record = conclude(active.record, plan.resolved.host, exit, reason, plan.childEnv.secrets);
+    const record = conclude(
+      active.record,
+      plan.resolved.host,
+      { exit, reason, ...(session ? { stream: { lastResult: session.lastResult } } : {}) },
+      plan.childEnv.secrets,
+    );
     return this.finish(active, record);
   }
 
   /** Cleans up per policy and writes the terminal record. */
   private async finish(active: ActiveRun, record: RunRecord): Promise<RunRecord> {
-    const remove = record.cleanup === 'always' || (record.cleanup === 'on_success' && record.status === 'succeeded');
+    const { plan } = active;
     let final = record;
+    let remove = record.cleanup === 'always' || (record.cleanup === 'on_success' && record.status === 'succeeded');
+    if (plan.sharedWorkspace) remove = false; // it belongs to the run that started the session
+    else if (remove && record.cleanup === 'on_success' && record.resume_token && plan.resolved.host.resumeInSameWorkdir) {
+      remove = false;
+      final = {
+        ...final,
+        warnings: [...final.warnings, `the workspace was kept: runtime "${record.runtime}" resumes its session only from it (cleanup: always removes it anyway)`],
+      };
+    }
     if (remove) {
       try {
         await removeWorkspace(record.workspace);
@@ -187,17 +271,92 @@ export class Runner {
       }
     }
     active.record = final;
-    await this.store.write(final);
+    await this.persist(active);
     this.active.delete(final.run_id);
+    for (const resolve of active.turnWaiters) resolve();
     return final;
   }
 
   private stop(active: ActiveRun, reason: StopReason): Promise<void> {
     if (!active.stopping && active.job) {
+      const job = active.job;
       active.stopReason = reason;
-      active.stopping = active.job.terminate();
+      if ((reason === 'close' || reason === 'idle') && active.session) {
+        // A closed session finishes by itself; one that lingers past the grace is killed.
+        active.session.close();
+        active.stopping = Promise.race([
+          job.exited.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), active.plan.killGraceMs).unref()),
+        ]).then((exited) => (exited ? undefined : job.terminate()));
+      } else {
+        active.stopping = job.terminate();
+      }
     }
     return active.stopping ?? Promise.resolve();
+  }
+
+  /** Follows a run's events as they happen (runs of this process only); returns the unsubscribe. */
+  subscribe(runId: string, listener: (event: LoggedEvent) => void): () => void {
+    const active = this.active.get(runId);
+    if (!active) return () => undefined;
+    active.listeners.add(listener);
+    return () => active.listeners.delete(listener);
+  }
+
+  /** Sends the next message of a live session, here or (through its inbox) in the process that owns it. */
+  async send(runId: string, message: string): Promise<RunRecord> {
+    const active = this.active.get(checkRunId(runId));
+    if (active?.session) {
+      if (active.stopping) throw new FractaError('session_closed', `run ${runId} is closing and takes no more messages`);
+      await active.session.send(message);
+      this.update(active, { awaiting_input: false });
+      return active.record;
+    }
+    const record = await this.store.read(runId);
+    if (!record.stream) throw new FractaError('session_closed', `run ${runId} is not a live session: spawn with stream: true to send it messages, or resume its session with resume_run`, 'run_id');
+    if (isTerminal(record.status)) throw new FractaError('session_closed', `run ${runId} has ended (${record.status}); continue its session with spawn and resume_run: "${runId}"`, 'run_id');
+    if (!record.awaiting_input) throw new FractaError('session_busy', 'the agent is still working on the previous message: call wait until awaiting_input is true, then send');
+    await this.store.postMessage(runId, message);
+    return { ...record, awaiting_input: false };
+  }
+
+  /** Ends a live session normally: its input is closed and its last turn is the result. */
+  async close(runId: string): Promise<RunRecord> {
+    const active = this.active.get(checkRunId(runId));
+    if (active?.done) {
+      if (!active.session) throw new FractaError('session_closed', `run ${runId} is not a live session; cancel stops it`, 'run_id');
+      await this.stop(active, 'close');
+      return active.done;
+    }
+    const record = await this.store.read(runId);
+    if (isTerminal(record.status)) return record;
+    if (!record.stream) throw new FractaError('session_closed', `run ${runId} is not a live session; cancel stops it`, 'run_id');
+    this.store.requestClose(runId);
+    return this.wait(runId, 30_000);
+  }
+
+  /** Hands messages and close requests that other processes left for this process's sessions. */
+  private pollInboxes(): void {
+    if (this.inboxTimer) return;
+    this.inboxTimer = setInterval(() => {
+      const sessions = [...this.active.values()].filter((active) => active.session && active.job && !active.stopping);
+      if (sessions.length === 0) {
+        clearInterval(this.inboxTimer);
+        this.inboxTimer = undefined;
+        return;
+      }
+      for (const active of sessions) {
+        const runId = active.plan.runId;
+        if (this.store.closeRequested(runId)) {
+          void this.stop(active, 'close');
+          continue;
+        }
+        void this.store.takeMessages(runId).then(async (messages) => {
+          for (const message of messages) await this.send(runId, message).catch(() => undefined);
+        });
+      }
+    }, INBOX_POLL_MS);
+    this.inboxTimer.unref();
   }
 
   /** The current record: from memory when this process runs it, else from disk. */
@@ -210,23 +369,30 @@ export class Runner {
    * Resolves with the record when the run ends or `timeoutMs` passes (then it is still running), or
    * when `signal` aborts. Runs of other fracta processes are followed through their record on disk.
    */
-  async wait(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<RunRecord> {
+  async wait(runId: string, timeoutMs: number, signal?: AbortSignal, afterTurn = -1): Promise<RunRecord> {
     const active = this.active.get(checkRunId(runId));
     const deadline = Date.now() + timeoutMs;
+    // A live session that waits for a message (after the turn the caller knows of) is done for now.
+    const settled = (record: RunRecord) => isTerminal(record.status) || (record.awaiting_input && record.turns_done > afterTurn);
     if (active?.done) {
+      if (settled(active.record)) return active.record;
       let timer: NodeJS.Timeout | undefined;
+      let turnEnded: (() => void) | undefined;
       const stopWaiting = new Promise<void>((resolve) => {
         // setTimeout cannot take more than 2^31-1 ms; longer means "until it ends".
         if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(resolve, timeoutMs);
         signal?.addEventListener('abort', () => resolve(), { once: true });
+        turnEnded = resolve;
+        active.turnWaiters.add(resolve);
       });
       await Promise.race([active.done, stopWaiting]);
       clearTimeout(timer);
+      if (turnEnded) active.turnWaiters.delete(turnEnded);
       return active.record;
     }
     for (;;) {
       const record = await this.status(runId);
-      if (isTerminal(record.status) || Date.now() >= deadline || signal?.aborted) return record;
+      if (settled(record) || Date.now() >= deadline || signal?.aborted) return record;
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now()))));
     }
   }

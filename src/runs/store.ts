@@ -89,6 +89,63 @@ export class RunStore {
     return records;
   }
 
+  eventsPath(id: string): string {
+    return path.join(this.runDir(id), 'events.jsonl');
+  }
+
+  /**
+   * Messages for a live session owned by another fracta process go through the run's inbox folder:
+   * one file a message, renamed into place whole, taken in order by the owner.
+   */
+  async postMessage(id: string, message: string): Promise<void> {
+    const inbox = path.join(this.runDir(id), 'inbox');
+    await fsp.mkdir(inbox, { recursive: true });
+    const name = `${Date.now().toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
+    await fsp.writeFile(path.join(inbox, `${name}.tmp`), message, { mode: 0o600 });
+    await fsp.rename(path.join(inbox, `${name}.tmp`), path.join(inbox, `${name}.msg`));
+  }
+
+  /** Takes (reads and removes) the messages waiting in a run's inbox, oldest first. */
+  async takeMessages(id: string): Promise<string[]> {
+    const inbox = path.join(this.runDir(id), 'inbox');
+    let names: string[];
+    try {
+      names = (await fsp.readdir(inbox)).filter((name) => name.endsWith('.msg')).sort();
+    } catch {
+      return [];
+    }
+    const messages: string[] = [];
+    for (const name of names) {
+      const file = path.join(inbox, name);
+      messages.push(await fsp.readFile(file, 'utf8'));
+      await fsp.rm(file, { force: true });
+    }
+    return messages;
+  }
+
+  requestClose(id: string): void {
+    fs.writeFileSync(path.join(this.runDir(id), 'close-requested'), `${process.pid}\n`);
+  }
+
+  closeRequested(id: string): boolean {
+    return fs.existsSync(path.join(this.runDir(id), 'close-requested'));
+  }
+
+  /** The newest run of this host whose session is `token`: where that session must be resumed from. */
+  async findBySession(host: string, token: string): Promise<RunRecord | undefined> {
+    let ids: string[];
+    try {
+      ids = await fsp.readdir(this.runsDir);
+    } catch {
+      return undefined;
+    }
+    for (const id of ids.sort().reverse()) {
+      const record = await this.read(id).catch(() => undefined);
+      if (record?.host === host && record.resume_token === token) return record;
+    }
+    return undefined;
+  }
+
   requestCancel(id: string): void {
     fs.writeFileSync(this.cancelMarkerPath(id), `${process.pid}\n`);
   }

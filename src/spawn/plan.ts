@@ -9,10 +9,27 @@ import type { FractaConfig } from '../config/runtime.js';
 import type { CleanupPolicy } from '../config/schema.js';
 import { FractaError } from '../errors.js';
 import { findCommand } from '../executor/which.js';
-import type { BootstrapFile, CommandSpec } from '../host/host.js';
+import type { BootstrapFile, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../runs/ids.js';
+
+/** Where a run sits in a chain of agents spawning agents. */
+export interface Lineage {
+  readonly parentRun: string | null;
+  readonly rootRun: string;
+  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
+  readonly depth: number;
+}
+
+/** A session to continue, found by the service from resume_run or resume_token. */
+export interface ResumeTarget {
+  readonly token: string;
+  /** The run that started it, when fracta knows it. */
+  readonly fromRun: string | undefined;
+  /** The folder the session must be resumed from, for hosts whose sessions are bound to one. */
+  readonly workdir: string | undefined;
+}
 
 export interface SpawnPlan {
   readonly runId: string;
@@ -20,12 +37,20 @@ export interface SpawnPlan {
   readonly resolved: ResolvedRuntime;
   readonly model: string | undefined;
   readonly workdir: string;
+  /** The workspace belongs to an earlier run (a resume): this run never removes it. */
+  readonly sharedWorkspace: boolean;
+  readonly resume: ResumeTarget | undefined;
+  readonly lineage: Lineage;
   readonly bootstrap: BootstrapFile;
-  readonly command: CommandSpec;
+  /** A StreamSpec for a live session (stream: true). */
+  readonly command: CommandSpec | StreamSpec;
+  readonly fractaServer: McpServerEntry | undefined;
   readonly childEnv: ChildEnv;
   readonly timeoutS: number;
   readonly killGraceMs: number;
   readonly cleanup: CleanupPolicy;
+  /** A live session that waits this long for a message is closed. */
+  readonly sessionIdleMs: number;
   readonly warnings: readonly string[];
 }
 
@@ -37,6 +62,7 @@ const REQUIRED: ReadonlyArray<{
   what: string;
 }> = [
   { wanted: (r) => r.resume_token !== undefined, capability: 'resumeToken', field: 'resume_token', what: 'resume a session' },
+  { wanted: (r) => r.resume_run !== undefined, capability: 'resumeToken', field: 'resume_run', what: 'resume a session' },
   { wanted: (r) => r.stream === true, capability: 'stream', field: 'stream', what: 'keep a live stream session' },
   { wanted: (r) => r.agent_mcp === true, capability: 'agentMcp', field: 'agent_mcp', what: 'give the agent fracta over MCP' },
 ];
@@ -66,30 +92,58 @@ export interface PlanContext {
   /** Where workspaces go: a function of the run id. */
   readonly workspaceFor: (runId: string) => string;
   readonly env: NodeJS.ProcessEnv;
+  /** The chain this fracta process spawns in (from its own FRACTA_* environment). */
+  readonly parent: { readonly parentRun: string | null; readonly rootRun: string | undefined; readonly depth: number };
+  /** Finds the session a resume_run/resume_token continues; throws when it cannot be resumed. */
+  readonly findResume: (resolved: ResolvedRuntime) => Promise<ResumeTarget | undefined>;
+  /** fracta's own MCP server, as a child started for this run should see it. */
+  readonly fractaServer: (lineage: Lineage) => McpServerEntry;
+  /** fracta's state folder, shared with the fracta a child starts. */
+  readonly home: string;
 }
 
-export function planSpawn(request: SpawnRequest, context: PlanContext): SpawnPlan {
+export async function planSpawn(request: SpawnRequest, context: PlanContext): Promise<SpawnPlan> {
   const { config } = context;
   const resolved = RuntimeRegistry.fromConfig(config).resolve(request.runtime);
   const { runtime, host } = resolved;
   const warnings = checkCapabilities(request, resolved);
+  const resume = await context.findResume(resolved);
 
   const choice = resolveModel(runtime, request.model, request.tier);
   if (choice.warning) warnings.push(choice.warning);
   const childEnv = resolveChildEnv(runtime, context.env);
 
   const runId = newRunId();
-  const workdir = context.workspaceFor(runId);
+  const lineage: Lineage = {
+    parentRun: context.parent.parentRun,
+    rootRun: context.parent.rootRun ?? runId,
+    depth: context.parent.depth,
+  };
+  const sharedWorkspace = resume?.workdir !== undefined;
+  const workdir = resume?.workdir ?? context.workspaceFor(runId);
   const bootstrap = host.bootstrap(request.task, undefined, request.contract);
-  const command = host.buildBatchCommand({
+  // What the child needs to know to spawn grandchildren in the same chain and state folder.
+  const env: Record<string, string> = {
+    ...childEnv.env,
+    FRACTA_HOME: context.home,
+    FRACTA_PARENT_RUN: runId,
+    FRACTA_ROOT_RUN: lineage.rootRun,
+    FRACTA_DEPTH: String(lineage.depth),
+  };
+  const input = {
     prompt: bootstrap.initialPrompt,
     model: choice.model,
-    resumeToken: request.resume_token,
+    resumeToken: resume?.token,
     workdir,
-  });
-  const env = { ...childEnv.env, ...command.env };
+    allowedTools: request.allowed_tools,
+    agentMcp: request.agent_mcp === true,
+    env,
+  };
+  const command = request.stream ? host.buildStreamCommand(input) : host.buildBatchCommand(input);
+  warnings.push(...(command.warnings ?? []));
+  const childProcessEnv = { ...env, ...command.env };
   // Run what was found, by absolute path: the child's cwd is the workspace, not where fracta started.
-  const executable = findCommand(command.command, env.PATH, config.baseDir);
+  const executable = findCommand(command.command, childProcessEnv.PATH, config.baseDir);
   if (!executable) {
     throw new FractaError(
       'command_not_found',
@@ -104,12 +158,17 @@ export function planSpawn(request: SpawnRequest, context: PlanContext): SpawnPla
     resolved,
     model: choice.model,
     workdir,
+    sharedWorkspace,
+    resume,
+    lineage,
     bootstrap,
     command: { ...command, command: executable },
-    childEnv: { env, secrets: childEnv.secrets },
+    fractaServer: request.agent_mcp ? context.fractaServer({ ...lineage, parentRun: runId }) : undefined,
+    childEnv: { env: childProcessEnv, secrets: childEnv.secrets },
     timeoutS: request.timeout_s ?? runtime.timeoutS ?? config.timeoutS,
     killGraceMs: config.killGraceS * 1000,
     cleanup: request.cleanup ?? runtime.cleanup ?? config.cleanup,
+    sessionIdleMs: config.sessionIdleS * 1000,
     warnings,
   };
 }

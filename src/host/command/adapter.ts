@@ -12,11 +12,11 @@ import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
 import {
   NO_CAPABILITIES,
   StreamNotSupported,
-  type BatchCommandInput,
   type Capabilities,
+  type CommandInput,
   type CommandSpec,
   type Host,
-  type StreamSession,
+  type StreamSpec,
 } from '../host.js';
 import { parseJson, parseText } from './parse.js';
 import { PLACEHOLDERS, substitute, unknownPlaceholders, usesPlaceholder, type Placeholder } from './placeholders.js';
@@ -73,6 +73,8 @@ function check(options: CommandOptions): Array<[string, string]> {
 
 class CommandHost implements Host {
   readonly adapter = 'command';
+  // A generic CLI's session rules are unknown; resumes run in a fresh workspace.
+  readonly resumeInSameWorkdir = false;
 
   constructor(private readonly runtime: RuntimeConfig<CommandOptions>) {}
 
@@ -90,7 +92,7 @@ class CommandHost implements Host {
 
   bootstrap = defaultBootstrap;
 
-  buildBatchCommand(input: BatchCommandInput): CommandSpec {
+  buildBatchCommand(input: CommandInput): CommandSpec {
     const { options, name } = this.runtime;
     const template = input.resumeToken ? [...options.args, ...(options.resume_args ?? [])] : options.args;
     const values: Partial<Record<Placeholder, string>> = {
@@ -140,7 +142,7 @@ class CommandHost implements Host {
     });
   };
 
-  async startStream(): Promise<StreamSession> {
+  buildStreamCommand(): StreamSpec {
     throw new StreamNotSupported(this.runtime.name);
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * fracta's normalized event model: every streaming host turns its CLI's lines into these, so that
+ * events.jsonl, progress notifications and live sessions work the same for every agent.
+ */
+import type { Result, Usage } from './host/host.js';
+
+export type AgentEvent =
+  | { readonly type: 'init'; readonly session_id?: string; readonly model?: string; readonly tools?: readonly string[]; readonly mcp_servers?: ReadonlyArray<{ name: string; status: string }> }
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'tool_call'; readonly id: string; readonly name: string; readonly input: unknown }
+  | { readonly type: 'tool_result'; readonly id: string; readonly output: string; readonly is_error: boolean }
+  | { readonly type: 'usage'; readonly usage: Usage }
+  /** The end of a turn: what a batch run would have returned. */
+  | { readonly type: 'result'; readonly result: Result }
+  | { readonly type: 'error'; readonly message: string }
+  /** A follow-up message fracta sent into a live session. */
+  | { readonly type: 'user'; readonly text: string };
+
+/** One line of events.jsonl. */
+export type LoggedEvent = AgentEvent & { readonly seq: number; readonly ts: string };
+
+/** Turns one line of a CLI's JSONL output into events; one parser per run, so it may keep state. */
+export interface StreamParser {
+  line(line: string): AgentEvent[];
+}
+
+function clip(text: string, max = 120): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** The short human line a waiting client sees as a progress notification. */
+export function describeEvent(event: AgentEvent): string {
+  switch (event.type) {
+    case 'init':
+      return `session started${event.model ? ` (model ${event.model})` : ''}`;
+    case 'text':
+      return `says: ${clip(event.text)}`;
+    case 'tool_call':
+      return `calls ${event.name} ${clip(JSON.stringify(event.input) ?? '', 100)}`;
+    case 'tool_result':
+      return `${event.is_error ? 'tool failed' : 'tool result'}: ${clip(event.output, 100)}`;
+    case 'usage':
+      return `usage: ${event.usage.input_tokens ?? 0} in, ${event.usage.output_tokens ?? 0} out`;
+    case 'result':
+      return event.result.isError ? `turn failed: ${clip(event.result.output)}` : `turn done: ${clip(event.result.output)}`;
+    case 'error':
+      return `error: ${clip(event.message)}`;
+    case 'user':
+      return `message sent: ${clip(event.text)}`;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Progress notifications for a client that asked for them (a progressToken) while a tool waits on a
+ * run: one short line per agent event, and a heartbeat with elapsed time and output size when the
+ * agent is quiet (batch runs emit no events).
+ */
+import fs from 'node:fs';
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { describeEvent } from '../events.js';
+import type { Fracta } from '../service.js';
+
+const HEARTBEAT_MS = 1_000;
+
+export type Notify = (notification: ServerNotification) => Promise<void>;
+
+export function progressFollower(fracta: Fracta, progressToken: string | number | undefined, notify: Notify) {
+  return (runId: string): (() => void) => {
+    if (progressToken === undefined) return () => undefined;
+    let progress = 0;
+    let lastSent = Date.now();
+    const started = Date.now();
+    const send = (message: string) => {
+      progress += 1;
+      lastSent = Date.now();
+      notify({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined);
+    };
+    const unsubscribe = fracta.runner.subscribe(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`));
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastSent < HEARTBEAT_MS) return;
+      void fracta.runner
+        .status(runId)
+        .then((record) => {
+          let bytes = 0;
+          try {
+            bytes = fs.statSync(record.stdout_path).size;
+          } catch {
+            // nothing written yet
+          }
+          const seconds = Math.round((Date.now() - started) / 1000);
+          send(`run ${runId} ${record.status} for ${seconds} s, ${bytes} bytes of output`);
+        })
+        .catch(() => undefined);
+    }, HEARTBEAT_MS);
+    return () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+    };
+  };
+}
