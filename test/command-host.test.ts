@@ -21,8 +21,20 @@ function hostFor(settings: Record<string, unknown>): Host {
   return RuntimeRegistry.fromConfig(config).resolve('x').host;
 }
 
-function builtinClaude(): Host {
-  return RuntimeRegistry.fromConfig(parseConfig({}, null)).resolve('claude').host;
+/** A command runtime set up the way one would drive `claude -p` through the generic host. */
+function claudeLikeCommand(): Host {
+  return hostFor({
+    adapter: 'command',
+    command: 'claude',
+    args: ['-p', '--output-format', 'json', '--model', '{model}'],
+    output: 'json',
+    session_path: 'session_id',
+    error_path: 'is_error',
+    cost_path: 'total_cost_usd',
+    usage_path: 'usage',
+    turns_path: 'num_turns',
+    resume_args: ['--resume', '{resume_token}'],
+  });
 }
 
 
@@ -158,8 +170,8 @@ describe('buildBatchCommand', () => {
     });
   });
 
-  it('builds the built-in claude command: model in args, prompt on stdin, resume at the end', () => {
-    const spec = builtinClaude().buildBatchCommand({ prompt: 'hello', model: 'opus', resumeToken: 'abc', workdir: WORKDIR });
+  it('builds a claude-like command: model in args, prompt on stdin, resume at the end', () => {
+    const spec = claudeLikeCommand().buildBatchCommand({ prompt: 'hello', model: 'opus', resumeToken: 'abc', workdir: WORKDIR });
     expect(spec.command).toBe('claude');
     expect(spec.args).toEqual(['-p', '--output-format', 'json', '--model', 'opus', '--resume', 'abc']);
     expect(spec.stdin).toBe('hello');
@@ -207,7 +219,7 @@ describe('capabilities and tiers', () => {
     const registry = RuntimeRegistry.fromConfig(config);
     expect(registry.resolve('plain').tier).toBe('Batch');
     expect(registry.resolve('resumable').tier).toBe('Batch');
-    expect(registry.resolve('claude').tier).toBe('Batch');
+    expect(registry.resolve('claude').tier).toBe('Full-Agent');
     expect(registry.resolve('claude').capabilities.resumeToken).toBe(true);
   });
 
@@ -288,7 +300,7 @@ describe('parseJson', () => {
   };
 
   it('reads result, session, error flag, cost, usage and turns at their paths', () => {
-    const result = builtinClaude().parseBatchOutput(captured(JSON.stringify(claudeOutput)), exitInfo());
+    const result = claudeLikeCommand().parseBatchOutput(captured(JSON.stringify(claudeOutput)), exitInfo());
     expect(result).toEqual({
       output: 'The bug is fixed.',
       isError: false,
@@ -301,7 +313,7 @@ describe('parseJson', () => {
   });
 
   it('reports the agent failure when the error path is true', () => {
-    const result = builtinClaude().parseBatchOutput(captured(JSON.stringify({ ...claudeOutput, is_error: true })), exitInfo());
+    const result = claudeLikeCommand().parseBatchOutput(captured(JSON.stringify({ ...claudeOutput, is_error: true })), exitInfo());
     expect(result.isError).toBe(true);
   });
 
@@ -320,7 +332,7 @@ describe('parseJson', () => {
 
   it('parses the JSON line after a banner line', () => {
     const text = `Loading model...\nWarning: something\n${JSON.stringify(claudeOutput)}\n`;
-    expect(builtinClaude().parseBatchOutput(captured(text), exitInfo()).output).toBe('The bug is fixed.');
+    expect(claudeLikeCommand().parseBatchOutput(captured(text), exitInfo()).output).toBe('The bug is fixed.');
   });
 
   it('parses a pretty-printed JSON object that is the whole output', () => {

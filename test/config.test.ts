@@ -51,13 +51,13 @@ model_tiers:
 
   it('names an unknown adapter and lists the valid adapters', () => {
     expect(errorLines(runtimeYaml('x', 'adapter: nope\ncommand: c'))).toEqual([
-      'fracta.yaml: agents.agent_runtimes.x.adapter: unknown adapter "nope" (use command)',
+      'fracta.yaml: agents.agent_runtimes.x.adapter: unknown adapter "nope" (use command, claude)',
     ]);
   });
 
   it('says the adapter is required when a runtime has none', () => {
     expect(errorLines(runtimeYaml('x', 'command: c'))).toEqual([
-      'fracta.yaml: agents.agent_runtimes.x.adapter: is required (use command)',
+      'fracta.yaml: agents.agent_runtimes.x.adapter: is required (use command, claude)',
     ]);
   });
 
@@ -247,10 +247,10 @@ describe('parsing valid configs', () => {
     expect(config.defaultRuntime).toBe('claude');
     expect([...config.runtimes.keys()]).toEqual(['claude']);
     const claude = config.runtimes.get('claude')!;
-    expect(claude.adapter).toBe('command');
+    expect(claude.adapter).toBe('claude');
     expect(claude.model).toBe('sonnet');
     expect(claude.modelTiers).toEqual({ heavy: 'opus', medium: 'sonnet', light: 'haiku' });
-    expect(claude.options).toMatchObject({ command: 'claude', prompt_via: 'stdin', output: 'json' });
+    expect(claude.options).toMatchObject({ command: 'claude', extra_args: [], mcp_servers: {} });
   });
 
   it('applies the documented defaults for an empty file', () => {

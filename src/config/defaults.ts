@@ -5,21 +5,9 @@
 export const BUILTIN_DEFAULT_RUNTIME = 'claude';
 
 export const BUILTIN_RUNTIMES: Record<string, Record<string, unknown>> = {
-  // Claude Code through the generic command host, at the Batch tier with resume.
   claude: {
-    adapter: 'command',
-    description: 'Claude Code (claude -p), prompt on stdin, JSON result',
-    command: 'claude',
-    args: ['-p', '--output-format', 'json', '--model', '{model}'],
-    prompt_via: 'stdin',
-    output: 'json',
-    result_path: 'result',
-    session_path: 'session_id',
-    error_path: 'is_error',
-    cost_path: 'total_cost_usd',
-    usage_path: 'usage',
-    turns_path: 'num_turns',
-    resume_args: ['--resume', '{resume_token}'],
+    adapter: 'claude',
+    description: 'Claude Code (claude -p)',
     model: 'sonnet',
     model_tiers: { heavy: 'opus', medium: 'sonnet', light: 'haiku' },
   },

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { Host } from './host.js';
+import { claudeAdapter } from './claude/adapter.js';
 import { commandAdapter } from './command/adapter.js';
 
 export interface AdapterDefinition<Options = any> {
@@ -16,7 +17,10 @@ export interface AdapterDefinition<Options = any> {
   create(runtime: RuntimeConfig<Options>): Host;
 }
 
-const adapters = new Map<string, AdapterDefinition>([[commandAdapter.name, commandAdapter]]);
+const adapters = new Map<string, AdapterDefinition>([
+  [commandAdapter.name, commandAdapter],
+  [claudeAdapter.name, claudeAdapter],
+]);
 
 export function adapterNames(): string[] {
   return [...adapters.keys()];

@@ -98,6 +98,8 @@ export interface Result {
   readonly isError: boolean;
   /** What kind of failure, when the host can tell (auth_failed, unknown_model, ...). */
   readonly errorCode?: ErrorCode;
+  /** The failure in words a caller can act on (the agent's message, with what to do). */
+  readonly errorMessage?: string;
   readonly resumeToken?: string;
   readonly costUsd?: number;
   readonly usage?: Usage;

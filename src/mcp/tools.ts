@@ -16,6 +16,7 @@ import {
 import { runRecordSchema } from '../runs/record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
+import type { FractaToolName } from './names.js';
 import { recordResult, structuredResult, summarize } from './shape.js';
 
 export interface ToolContext {
@@ -43,7 +44,7 @@ const runtimesOutput = z.object({
   runtimes: z.array(runtimeInfoSchema),
 });
 
-export const TOOLS: readonly ToolDefinition[] = [
+export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName })[] = [
   {
     name: 'spawn',
     title: 'Spawn an agent',

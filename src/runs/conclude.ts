@@ -91,7 +91,10 @@ function resultOutcome(record: RunRecord, exit: JobExit, result: Result | undefi
     // The agent said what went wrong; its words beat a bare exit code.
     return {
       status: 'failed',
-      error: { code: result.errorCode ?? 'agent_error', message: result.output || `the agent reported an error and ${describeExit(exit)}` },
+      error: {
+        code: result.errorCode ?? 'agent_error',
+        message: result.errorMessage || result.output || `the agent reported an error and ${describeExit(exit)}`,
+      },
       result,
     };
   }

@@ -160,7 +160,7 @@ export class Runner {
     const command = plan.command;
     if (isStreamSpec(command)) active.session = this.openSession(active, command);
     try {
-      if (!plan.sharedWorkspace) await prepareWorkspace(plan);
+      await prepareWorkspace(plan);
       active.job = await this.backend.start({
         runId,
         command: plan.command.command,

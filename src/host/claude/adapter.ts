@@ -1,0 +1,144 @@
+/**
+ * The `claude` host: Claude Code at the Full-Agent tier. Batch runs use `-p --output-format json`;
+ * live sessions use stream-json in and out. The prompt always goes on stdin (a long one, or one that
+ * starts with "-", breaks as an argument). Sessions resume only from the folder they started in.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { oneOf, strictObject } from '../../config/schema.js';
+import type { RuntimeConfig } from '../../config/runtime.js';
+import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../mcp/names.js';
+import type { AdapterDefinition } from '../adapters.js';
+import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
+import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions } from '../host.js';
+import { allowedTools, checkBypassAsRoot, PERMISSION_MODES } from './permissions.js';
+import { isClaudeResult, resultFromClaude } from './result.js';
+import { claudeStreamParser, encodeClaudeMessage } from './stream.js';
+
+const MCP_CONFIG = `${FRACTA_DIR}/mcp.json`;
+/** A result object is small; a larger output is not Claude's JSON. */
+const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+
+const serverName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
+
+const optionsShape = {
+  command: z.string().min(1).default('claude'),
+  permissions: strictObject({
+    mode: oneOf(PERMISSION_MODES, 'permission mode').optional(),
+    allowed_tools: z.array(z.string().min(1)).optional(),
+    disallowed_tools: z.array(z.string().min(1)).optional(),
+  }).optional(),
+  mcp_servers: z
+    .record(
+      serverName,
+      strictObject({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}) }),
+    )
+    .default({}),
+  max_retries: z.number().int('must be a whole number').nonnegative().optional(),
+  nonessential_traffic: z.boolean().optional(),
+  extra_args: z.array(z.string()).default([]),
+};
+export type ClaudeOptions = z.infer<z.ZodObject<typeof optionsShape>>;
+
+function check(options: ClaudeOptions): Array<[string, string]> {
+  return FRACTA_SERVER_NAME in options.mcp_servers
+    ? [['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]]
+    : [];
+}
+
+class ClaudeHost implements Host {
+  readonly adapter = 'claude';
+  readonly resumeInSameWorkdir = true;
+
+  constructor(private readonly runtime: RuntimeConfig<ClaudeOptions>) {}
+
+  capabilities(): Capabilities {
+    return { stream: true, resumeToken: true, agentMcp: true, toolPermissions: true };
+  }
+
+  command(): string {
+    return this.runtime.options.command;
+  }
+
+  bootstrap = defaultBootstrap;
+
+  private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
+    return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
+  }
+
+  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
+    const servers = this.mcpServers(options.fractaServer);
+    if (Object.keys(servers).length === 0) return;
+    const mcpServers = Object.fromEntries(
+      Object.entries(servers).map(([name, entry]) => [name, { type: 'stdio', command: entry.command, args: [...entry.args], env: { ...entry.env } }]),
+    );
+    await fsp.mkdir(path.join(workdir, FRACTA_DIR), { recursive: true });
+    await fsp.writeFile(path.join(workdir, MCP_CONFIG), `${JSON.stringify({ mcpServers }, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  /** The argv shared by both modes; one comment per flag where it is not obvious. */
+  private args(input: CommandInput, format: string[]): { args: string[]; env: Record<string, string> } {
+    const { options, name } = this.runtime;
+    const permissions = options.permissions;
+    checkBypassAsRoot(name, permissions?.mode, input.env);
+    const args = ['-p', ...format];
+    if (input.model) args.push('--model', input.model);
+    if (input.resumeToken) args.push('--resume', input.resumeToken);
+    const withMcp = input.agentMcp || Object.keys(options.mcp_servers).length > 0;
+    // Only the servers fracta wrote: the user's own MCP config would leak into every child.
+    if (withMcp) args.push('--mcp-config', path.join(input.workdir, MCP_CONFIG), '--strict-mcp-config');
+    if (permissions?.mode) args.push('--permission-mode', permissions.mode);
+    const allowed = [
+      ...(allowedTools(name, permissions, input.allowedTools) ?? []),
+      // In -p mode an MCP tool call is denied unless allowed by name.
+      ...(input.agentMcp ? FRACTA_TOOL_NAMES.map((tool) => `mcp__${FRACTA_SERVER_NAME}__${tool}`) : []),
+    ];
+    if (allowed.length > 0) args.push('--allowedTools', ...allowed);
+    if (permissions?.disallowed_tools?.length) args.push('--disallowedTools', ...permissions.disallowed_tools);
+    args.push(...options.extra_args);
+    const env: Record<string, string> = {};
+    if (options.max_retries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(options.max_retries);
+    if (options.nonessential_traffic === false) env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
+    return { args, env };
+  }
+
+  buildBatchCommand(input: CommandInput): CommandSpec {
+    const { args, env } = this.args(input, ['--output-format', 'json']);
+    return { command: this.runtime.options.command, args, env, stdin: input.prompt };
+  }
+
+  parseBatchOutput: Host['parseBatchOutput'] = (stdout) => {
+    const text = stdout.readText(MAX_RESULT_BYTES);
+    if (text === null) throw new OutputParseError(`claude printed ${stdout.bytes} bytes, which is not one result object`);
+    const lines = text.split('\n').filter((line) => line.trim());
+    for (const candidate of [text, ...lines.reverse()]) {
+      try {
+        const object: unknown = JSON.parse(candidate);
+        if (isClaudeResult(object)) return resultFromClaude(object);
+      } catch {
+        // not this one
+      }
+    }
+    throw new OutputParseError(`expected claude's JSON result object, got: ${text.trim().slice(0, 200) || '(nothing)'}`);
+  };
+
+  buildStreamCommand(input: CommandInput): StreamSpec {
+    const { args, env } = this.args(input, ['--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose']);
+    return {
+      command: this.runtime.options.command,
+      args,
+      env,
+      stdin: encodeClaudeMessage(input.prompt),
+      parser: claudeStreamParser(),
+      encodeMessage: encodeClaudeMessage,
+    };
+  }
+}
+
+export const claudeAdapter: AdapterDefinition<ClaudeOptions> = {
+  name: 'claude',
+  optionsShape,
+  check,
+  create: (runtime) => new ClaudeHost(runtime),
+};
