@@ -156,6 +156,11 @@ export interface Host {
   buildBatchCommand(input: CommandInput): CommandSpec;
   parseBatchOutput(stdout: CapturedOutput, exit: ExitInfo): Result;
   /**
+   * For a run that failed without a result: what the end of its stderr means, when the host knows
+   * (a session that does not exist, a refused flag). Undefined leaves it a plain exit_nonzero.
+   */
+  explainFailure?(stderrTail: string): { code: ErrorCode; message: string } | undefined;
+  /**
    * The command for a live session, whose output is parsed line by line as the child writes it.
    * Pure like buildBatchCommand; throws StreamNotSupported on a host without the stream capability.
    * (The executor, not the host, owns the process: every run gets the same kill, logs and timeouts.)

@@ -77,8 +77,10 @@ function stoppedOutcome(reason: 'cancel' | 'timeout' | 'shutdown', record: RunRe
   }
 }
 
-function exitFailure(record: RunRecord, exit: JobExit): Outcome['error'] {
+function exitFailure(host: Host, record: RunRecord, exit: JobExit): Outcome['error'] {
   const tail = stderrTail(record.stderr_path);
+  const explained = tail ? host.explainFailure?.(tail) : undefined;
+  if (explained) return explained;
   return {
     code: 'exit_nonzero',
     message: `\`${record.argv[0]}\` ${describeExit(exit)}${tail ? `; the end of its stderr:\n${tail}` : ' and wrote nothing to stderr'}`,
@@ -86,7 +88,14 @@ function exitFailure(record: RunRecord, exit: JobExit): Outcome['error'] {
 }
 
 /** Outcome from what the agent said: its result (parsed from stdout, or the last turn of a stream). */
-function resultOutcome(record: RunRecord, exit: JobExit, result: Result | undefined, parseError: string | undefined, closedByUs: boolean): Outcome {
+function resultOutcome(
+  host: Host,
+  record: RunRecord,
+  exit: JobExit,
+  result: Result | undefined,
+  parseError: string | undefined,
+  closedByUs: boolean,
+): Outcome {
   if (result?.isError) {
     // The agent said what went wrong; its words beat a bare exit code.
     return {
@@ -100,7 +109,7 @@ function resultOutcome(record: RunRecord, exit: JobExit, result: Result | undefi
   }
   // A live session we closed may be killed for lingering: its last result stands.
   if (exit.exitCode !== 0 && !(closedByUs && result)) {
-    return { status: 'failed', error: exitFailure(record, exit), ...(result ? { result } : {}) };
+    return { status: 'failed', error: exitFailure(host, record, exit), ...(result ? { result } : {}) };
   }
   if (!result) {
     return { status: 'failed', error: { code: 'output_unparsable', message: `runtime "${record.runtime}" produced output fracta cannot read: ${parseError}` } };
@@ -113,9 +122,9 @@ function batchOutcome(host: Host, record: RunRecord, exit: JobExit): Outcome {
   const stderr = capturedFile(record.stderr_path);
   try {
     const result = host.parseBatchOutput(stdout, { exitCode: exit.exitCode, signal: exit.signal, stderr });
-    return resultOutcome(record, exit, result, undefined, false);
+    return resultOutcome(host, record, exit, result, undefined, false);
   } catch (error) {
-    return resultOutcome(record, exit, undefined, asFractaError(error, 'output_unparsable').message, false);
+    return resultOutcome(host, record, exit, undefined, asFractaError(error, 'output_unparsable').message, false);
   }
 }
 
@@ -131,7 +140,7 @@ export function conclude(record: RunRecord, host: Host, ending: Ending, secrets:
   let outcome: Outcome;
   if (reason === 'cancel' || reason === 'timeout' || reason === 'shutdown') outcome = stoppedOutcome(reason, record);
   else if (stream) {
-    outcome = resultOutcome(record, exit, stream.lastResult, "its stream ended without a result event", reason !== undefined);
+    outcome = resultOutcome(host, record, exit, stream.lastResult, 'its stream ended without a result event', reason !== undefined);
   } else outcome = batchOutcome(host, record, exit);
 
   let final: RunRecord = outcome.result ? applyResult(record, outcome.result, secrets) : record;

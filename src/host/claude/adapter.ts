@@ -13,7 +13,7 @@ import type { AdapterDefinition } from '../adapters.js';
 import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
 import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions } from '../host.js';
 import { allowedTools, checkBypassAsRoot, PERMISSION_MODES } from './permissions.js';
-import { isClaudeResult, resultFromClaude } from './result.js';
+import { claudeFailureFromStderr, isClaudeResult, resultFromClaude } from './result.js';
 import { claudeStreamParser, encodeClaudeMessage } from './stream.js';
 
 const MCP_CONFIG = `${FRACTA_DIR}/mcp.json`;
@@ -122,6 +122,8 @@ class ClaudeHost implements Host {
     }
     throw new OutputParseError(`expected claude's JSON result object, got: ${text.trim().slice(0, 200) || '(nothing)'}`);
   };
+
+  explainFailure = claudeFailureFromStderr;
 
   buildStreamCommand(input: CommandInput): StreamSpec {
     const { args, env } = this.args(input, ['--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose']);

@@ -46,6 +46,18 @@ function describeDenial(denial: Denial): string {
   return detail ? `${name} (${detail.slice(0, 80)})` : name;
 }
 
+/** A failure claude reports on stderr only (no result object), such as a resume from the wrong folder. */
+export function claudeFailureFromStderr(stderr: string): { code: ErrorCode; message: string } | undefined {
+  const line = stderr.split('\n').find((text) => /no conversation found|cannot be used with root|not logged in|invalid api key/i.test(text));
+  if (!line) return undefined;
+  if (/cannot be used with root/i.test(line)) {
+    return { code: 'config_invalid', message: `${line.trim()} (claude refuses bypassPermissions as root unless IS_SANDBOX=1 is in the runtime's env)` };
+  }
+  const code = classifyClaudeError(line, undefined);
+  const hint = HINTS[code];
+  return { code, message: hint ? `${line.trim()} (${hint})` : line.trim() };
+}
+
 export function isClaudeResult(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'result';
 }
