@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, ROOT, onCleanup, runCleanups, runCli, startServer, structured, text, type Server } from './helpers/harness.js';
 import { startModelServer, type ModelServer } from './model-server/anthropic.js';
 
 afterEach(runCleanups);
@@ -41,7 +41,7 @@ function claudeRuntime(name: string, baseUrl: string, home: string, extra = ''):
 ${extra}`;
 }
 
-async function startClaude(options: { extraRuntimes?: (dir: string) => string } = {}): Promise<ClaudeSetup> {
+async function startClaude(options: { idleS?: number } = {}): Promise<ClaudeSetup> {
   const model = await startModelServer();
   onCleanup(() => model.close());
   // The sandbox folder is only known once the server starts; the config names it through FRACTA_TEST_DIR.
@@ -52,7 +52,7 @@ async function startClaude(options: { extraRuntimes?: (dir: string) => string } 
 agents:
   default_runtime: claude
   kill_grace_s: 1
-  session_idle_timeout_s: 120
+  session_idle_timeout_s: ${options.idleS ?? 120}
   agent_runtimes:
 ${claudeRuntime('claude', model.url, dir)}
 ${claudeRuntime('claude-offline', 'http://127.0.0.1:1', dir)}
@@ -63,7 +63,7 @@ ${claudeRuntime('claude-bypass', model.url, dir, '      permissions:\n        mo
       adapter: command
       command: ${ECHO_AGENT}
       args: ["--stdin"]
-${options.extraRuntimes?.(dir) ?? ''}`;
+`;
   const server = await startServer({ config });
   return { server, model };
 }
@@ -140,6 +140,37 @@ describe('claude runtime', () => {
     expect(types).toContain('init');
     expect(types).toContain('text');
     expect(events.find((event) => event.type === 'user').text).toBe('second live message');
+  });
+
+  it('fracta send and fracta close work from a shell on a session the MCP server owns', async () => {
+    const { server, model } = await startClaude();
+    const started = structured(await server.call('spawn', { task: 'first from mcp', stream: true, wait_s: 40 }));
+    expect(started.awaiting_input).toBe(true);
+    const shell = { env: { ...server.sandbox.env }, cwd: server.sandbox.dir };
+    const config = ['--config', path.join(server.sandbox.dir, 'fracta.yaml')];
+    const sent = await runCli(['send', started.run_id, 'second from the shell', '--wait', '40', ...config], shell);
+    expect(sent).toMatchObject({ code: 0, stdout: 'FAKE-OK: second from the shell\n' });
+    expect(lastRequestTexts(model).join('\n')).toContain('first from mcp');
+    const closed = await runCli(['close', started.run_id, ...config], shell);
+    expect(closed).toMatchObject({ code: 0, stdout: `run ${started.run_id}: succeeded\n` });
+    expect(structured(await server.call('status', { run_id: started.run_id }))).toMatchObject({ status: 'succeeded', turns_done: 2 });
+  });
+
+  it('a live session left without a message past session_idle_timeout_s is closed, keeping its last answer', async () => {
+    const { server } = await startClaude({ idleS: 1 });
+    const started = structured(await server.call('spawn', { task: 'then go quiet', stream: true, wait_s: 40 }));
+    expect(started.awaiting_input).toBe(true);
+    const ended = structured(await server.call('wait', { run_id: started.run_id, timeout_s: 30 }));
+    // wait returns at once for a session awaiting input; the idle close follows within a second or two.
+    const final = ended.status === 'succeeded' ? ended : await (async () => {
+      for (;;) {
+        const record = structured(await server.call('status', { run_id: started.run_id }));
+        if (record.status !== 'running') return record;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    expect(final).toMatchObject({ status: 'succeeded', output: 'FAKE-OK: then go quiet' });
+    expect(final.warnings.join(' ')).toMatch(/closed after waiting too long for a message/);
   });
 
   it('send to a session that is still working is refused with session_busy', async () => {

@@ -332,7 +332,8 @@ export class Runner {
     if (isTerminal(record.status)) return record;
     if (!record.stream) throw new FractaError('session_closed', `run ${runId} is not a live session; cancel stops it`, 'run_id');
     this.store.requestClose(runId);
-    return this.wait(runId, 30_000);
+    // Only the end counts here, not the turn the session is waiting after.
+    return this.wait(runId, 30_000, undefined, Number.POSITIVE_INFINITY);
   }
 
   /** Hands messages and close requests that other processes left for this process's sessions. */
