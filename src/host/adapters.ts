@@ -6,7 +6,10 @@ import type { z } from 'zod';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { Host } from './host.js';
 import { claudeAdapter } from './claude/adapter.js';
+import { codexAdapter } from './codex/adapter.js';
 import { commandAdapter } from './command/adapter.js';
+import { geminiAdapter } from './gemini/adapter.js';
+import { opencodeAdapter } from './opencode/adapter.js';
 
 export interface AdapterDefinition<Options = any> {
   readonly name: string;
@@ -20,6 +23,9 @@ export interface AdapterDefinition<Options = any> {
 const adapters = new Map<string, AdapterDefinition>([
   [commandAdapter.name, commandAdapter],
   [claudeAdapter.name, claudeAdapter],
+  [codexAdapter.name, codexAdapter],
+  [opencodeAdapter.name, opencodeAdapter],
+  [geminiAdapter.name, geminiAdapter],
 ]);
 
 export function adapterNames(): string[] {
