@@ -45,11 +45,15 @@ export interface CommandSpec {
   readonly warnings?: readonly string[];
 }
 
-/** A live session: stdin stays open and takes one encoded message per turn. */
+/**
+ * A streamed run. With `encodeMessage`, a live session: stdin stays open and takes one encoded
+ * message per turn. Without it, stdin carries the prompt and closes, the process ends with its turn,
+ * and each follow-up message is a new process of buildStreamCommand resuming the session.
+ */
 export interface StreamSpec extends CommandSpec {
   readonly parser: StreamParser;
   /** The stdin text that carries one user message (the first prompt included). */
-  encodeMessage(text: string): string;
+  readonly encodeMessage?: (text: string) => string;
 }
 
 export interface CommandInput {

@@ -35,6 +35,8 @@ interface ActiveRun {
   /** Callbacks for events (progress) and for the end of a turn (waiters). */
   readonly listeners: Set<(event: LoggedEvent) => void>;
   readonly turnWaiters: Set<() => void>;
+  /** Set while a session that resumes per turn waits between turns: hands over the next turn's process, or none to end. */
+  gate?: (next: RunningJob | undefined) => void;
 }
 
 export function logUri(runId: string): string {
@@ -161,19 +163,7 @@ export class Runner {
     if (isStreamSpec(command)) active.session = this.openSession(active, command);
     try {
       await prepareWorkspace(plan);
-      active.job = await this.backend.start({
-        runId,
-        command: plan.command.command,
-        args: plan.command.args,
-        cwd: plan.workdir,
-        env: { ...plan.childEnv.env, FRACTA_RUN_ID: runId },
-        stdin: plan.command.stdin,
-        keepStdinOpen: active.session !== undefined,
-        ...(active.session ? { onStdoutLine: (line: string) => active.session!.line(line) } : {}),
-        stdoutPath: record.stdout_path,
-        stderrPath: record.stderr_path,
-        killGraceMs: plan.killGraceMs,
-      });
+      active.job = await this.startJob(active, plan.command);
     } catch (error) {
       const failure = asFractaError(error, 'spawn_failed');
       record = await this.finish(active, {
@@ -196,6 +186,24 @@ export class Runner {
     return record;
   }
 
+  /** Starts one process of the run (a session that resumes per turn starts one a turn), logs appended. */
+  private startJob(active: ActiveRun, command: SpawnPlan['command']): Promise<RunningJob> {
+    const { plan, record, session } = active;
+    return this.backend.start({
+      runId: plan.runId,
+      command: plan.command.command,
+      args: command.args,
+      cwd: plan.workdir,
+      env: { ...plan.childEnv.env, ...command.env, FRACTA_RUN_ID: plan.runId },
+      stdin: command.stdin,
+      keepStdinOpen: session?.live === true,
+      ...(session ? { onStdoutLine: (line: string) => session.line(line) } : {}),
+      stdoutPath: record.stdout_path,
+      stderrPath: record.stderr_path,
+      killGraceMs: plan.killGraceMs,
+    });
+  }
+
   private openSession(active: ActiveRun, spec: StreamSpec): LiveSession {
     const { plan } = active;
     const log = new EventLog(this.store.eventsPath(plan.runId), plan.childEnv.secrets);
@@ -208,6 +216,12 @@ export class Runner {
       },
       onTurnDone: (result) => {
         const session = active.session!;
+        // A turn ends on its result: a process that lingers after it is not waited for.
+        if (!session.live && active.job) {
+          const job = active.job;
+          const linger = setTimeout(() => void job.terminate(), plan.killGraceMs);
+          void job.exited.then(() => clearTimeout(linger));
+        }
         this.update(active, {
           ...applyResult(active.record, result, plan.childEnv.secrets),
           awaiting_input: true,
@@ -235,7 +249,17 @@ export class Runner {
     const { plan, session } = active;
     // A live session times each turn instead (LiveSession).
     const timer = session ? undefined : setTimeout(() => void this.stop(active, 'timeout'), Math.min(plan.timeoutS * 1000, MAX_TIMER_MS));
-    const exit = await job.exited;
+    let exit = await job.exited;
+    // A session without live input ends its process with each turn and waits for the next message.
+    while (session && !session.live && session.awaitingInput && !active.stopReason && !this.closing && !this.store.cancelRequested(plan.runId)) {
+      this.update(active, { pid: null });
+      const next = await new Promise<RunningJob | undefined>((resolve) => {
+        active.gate = resolve;
+      });
+      active.gate = undefined;
+      if (!next) break;
+      exit = await next.exited;
+    }
     clearTimeout(timer);
     session?.dispose();
     await session?.log.close();
@@ -247,6 +271,34 @@ export class Runner {
       plan.childEnv.secrets,
     );
     return this.finish(active, record);
+  }
+
+  /** The next turn of a session without live input: a new process resuming the session. */
+  private async nextTurn(active: ActiveRun, session: LiveSession, message: string): Promise<void> {
+    const { plan } = active;
+    // The turn's result may come a moment before its process is gone.
+    if (!active.gate && session.awaitingInput && active.job) {
+      await active.job.exited;
+      for (let tries = 0; !active.gate && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (!active.gate) throw new FractaError('session_busy', 'the agent is still working on the previous message: call wait until awaiting_input is true, then send');
+    const spec = plan.resolved.host.buildStreamCommand({
+      ...plan.commandInput,
+      prompt: message,
+      resumeToken: session.sessionId ?? active.record.resume_token ?? plan.commandInput.resumeToken,
+    });
+    session.beginTurn(message);
+    let job: RunningJob;
+    try {
+      job = await this.startJob(active, spec);
+    } catch (error) {
+      session.abandonTurn();
+      throw error;
+    }
+    active.job = job;
+    session.attach(job, spec);
+    this.update(active, { pid: job.pid, awaiting_input: false });
+    active.gate(job);
   }
 
   /** Cleans up per policy and writes the terminal record. */
@@ -281,6 +333,8 @@ export class Runner {
     if (!active.stopping && active.job) {
       const job = active.job;
       active.stopReason = reason;
+      // Between turns there is no process: the waiting watch ends the run.
+      active.gate?.(undefined);
       if ((reason === 'close' || reason === 'idle') && active.session) {
         // A closed session finishes by itself; one that lingers past the grace is killed.
         active.session.close();
@@ -308,8 +362,12 @@ export class Runner {
     const active = this.active.get(checkRunId(runId));
     if (active?.session) {
       if (active.stopping) throw new FractaError('session_closed', `run ${runId} is closing and takes no more messages`);
-      await active.session.send(message);
-      this.update(active, { awaiting_input: false });
+      if (active.session.live) {
+        await active.session.send(message);
+        this.update(active, { awaiting_input: false });
+      } else {
+        await this.nextTurn(active, active.session, message);
+      }
       return active.record;
     }
     const record = await this.store.read(runId);

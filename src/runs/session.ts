@@ -1,7 +1,8 @@
 /**
  * A live session (spawn with stream: true): the child's output is parsed line by line into events,
- * each `result` ends a turn, and follow-up messages go to its stdin until it is closed, cancelled or
- * left idle too long. Turns have their own timeout.
+ * each `result` ends a turn, and follow-up messages go to its stdin (or, for a CLI without live input,
+ * to a new process that resumes the session) until it is closed, cancelled or left idle too long.
+ * Turns have their own timeout.
  */
 import type { AgentEvent, LoggedEvent } from '../events.js';
 import { FractaError } from '../errors.js';
@@ -26,15 +27,21 @@ export class LiveSession {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly spec: StreamSpec,
+    private spec: StreamSpec,
     readonly log: EventLog,
     private readonly limits: { readonly turnTimeoutMs: number; readonly idleMs: number },
     private readonly hooks: SessionHooks,
   ) {}
 
-  /** Called once the process runs; its first turn (the task) is under way. */
-  attach(job: RunningJob): void {
+  /** Whether follow-ups go to the same process's stdin (else each turn is a new process). */
+  get live(): boolean {
+    return this.spec.encodeMessage !== undefined;
+  }
+
+  /** Called once a turn's process runs (the first carries the task). */
+  attach(job: RunningJob, spec: StreamSpec = this.spec): void {
     this.job = job;
+    this.spec = spec;
     this.armTurnTimer();
   }
 
@@ -57,7 +64,8 @@ export class LiveSession {
     if (event.type === 'result') this.hooks.onTurnDone(event.result);
   }
 
-  async send(text: string): Promise<void> {
+  /** Starts the next turn's bookkeeping; refuses while the agent is still on the previous one. */
+  beginTurn(text: string): void {
     if (!this.job) throw new FractaError('session_busy', 'the session is still starting; wait for its first answer, then send');
     if (!this.awaitingInput) {
       throw new FractaError('session_busy', 'the agent is still working on the previous message: call wait until awaiting_input is true, then send');
@@ -65,8 +73,18 @@ export class LiveSession {
     this.awaitingInput = false;
     clearTimeout(this.idleTimer);
     this.record({ type: 'user', text });
+  }
+
+  /** Gives the turn back when its process could not be started. */
+  abandonTurn(): void {
+    this.awaitingInput = true;
+  }
+
+  /** The next message of a live session, on the same process's stdin. */
+  async send(text: string): Promise<void> {
+    this.beginTurn(text);
     this.armTurnTimer();
-    await this.job.write(this.spec.encodeMessage(text));
+    await this.job!.write(this.spec.encodeMessage!(text));
   }
 
   /** Ends the session's input; the CLI finishes and exits. */

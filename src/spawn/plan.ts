@@ -9,7 +9,7 @@ import type { FractaConfig } from '../config/runtime.js';
 import type { CleanupPolicy } from '../config/schema.js';
 import { FractaError } from '../errors.js';
 import { findCommand } from '../executor/which.js';
-import type { BootstrapFile, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
+import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../runs/ids.js';
@@ -44,6 +44,8 @@ export interface SpawnPlan {
   readonly bootstrap: BootstrapFile;
   /** A StreamSpec for a live session (stream: true). */
   readonly command: CommandSpec | StreamSpec;
+  /** What the command was built from: a session that resumes per turn builds the next one from it. */
+  readonly commandInput: CommandInput;
   readonly fractaServer: McpServerEntry | undefined;
   readonly childEnv: ChildEnv;
   readonly timeoutS: number;
@@ -130,7 +132,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     FRACTA_ROOT_RUN: lineage.rootRun,
     FRACTA_DEPTH: String(lineage.depth),
   };
-  const input = {
+  const input: CommandInput = {
     prompt: bootstrap.initialPrompt,
     model: choice.model,
     resumeToken: resume?.token,
@@ -163,6 +165,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     lineage,
     bootstrap,
     command: { ...command, command: executable },
+    commandInput: input,
     fractaServer: request.agent_mcp ? context.fractaServer({ ...lineage, parentRun: runId }) : undefined,
     childEnv: { env: childProcessEnv, secrets: childEnv.secrets },
     timeoutS: request.timeout_s ?? runtime.timeoutS ?? config.timeoutS,
