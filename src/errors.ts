@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'session_not_found'
   | 'session_busy'
   | 'session_closed'
+  | 'depth_limit'
+  | 'children_limit'
   | 'internal_error';
 
 export class FractaError extends Error {

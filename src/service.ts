@@ -22,7 +22,9 @@ import {
   waitRequestSchema,
 } from './requests.js';
 import type { RunRecord } from './runs/record.js';
+import { recoverRuns, type RecoveryReport } from './runs/recovery.js';
 import { Runner } from './runs/runner.js';
+import { isRunId } from './runs/ids.js';
 import { RunStore } from './runs/store.js';
 import { planSpawn, type Lineage, type ResumeTarget } from './spawn/plan.js';
 import type { McpServerEntry } from './host/host.js';
@@ -51,6 +53,7 @@ export class Fracta {
   private readonly env: NodeJS.ProcessEnv;
   private readonly backend: ExecutionBackend;
   private runnerInstance: Runner | undefined;
+  private recovered: Promise<RecoveryReport> | undefined;
 
   constructor(options: FractaOptions = {}) {
     this.env = options.env ?? process.env;
@@ -68,8 +71,26 @@ export class Fracta {
     return this.runnerInstance;
   }
 
+  /**
+   * Crash recovery, once per process before anything reads or starts runs: runs whose fracta died
+   * are marked interrupted, and their still-running children killed (src/runs/recovery.ts).
+   */
+  ready(): Promise<RecoveryReport> {
+    this.recovered ??= (async () => {
+      let graceS = 5;
+      try {
+        graceS = this.config().killGraceS;
+      } catch {
+        // a broken config is reported by the call that needs it
+      }
+      return recoverRuns(this.runner.store, graceS * 1000);
+    })();
+    return this.recovered;
+  }
+
   /** Starts a run; returns its record and how long the caller asked to wait for it. */
   async start(raw: unknown): Promise<{ record: RunRecord; waitMs: number }> {
+    await this.ready();
     const request = parseRequest(spawnRequestSchema, raw, 'spawn');
     const config = this.config();
     const home = fractaHome(this.env);
@@ -79,12 +100,13 @@ export class Fracta {
       env: this.env,
       workspaceFor: (runId) => this.runner.store.workspacePath(runId),
       parent: {
-        parentRun: this.env.FRACTA_PARENT_RUN || null,
-        rootRun: this.env.FRACTA_ROOT_RUN || undefined,
+        parentRun: isRunId(this.env.FRACTA_PARENT_RUN) ? this.env.FRACTA_PARENT_RUN : null,
+        rootRun: isRunId(this.env.FRACTA_ROOT_RUN) ? this.env.FRACTA_ROOT_RUN : undefined,
         depth: (Number.parseInt(this.env.FRACTA_DEPTH ?? '', 10) || 0) + 1,
       },
       findResume: (resolved) => this.findResume(request, resolved),
       fractaServer: (lineage) => this.fractaServer(config.source, home, lineage),
+      countChildren: (runId) => this.runner.store.children(runId).length,
     });
     const record = await this.runner.start(plan);
     return { record, waitMs: (request.wait_s ?? DEFAULT_WAIT_S) * 1000 };
@@ -157,6 +179,7 @@ export class Fracta {
   }
 
   async wait(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
+    await this.ready();
     const request = parseRequest(waitRequestSchema, raw, 'wait');
     return this.runner.wait(request.run_id, (request.timeout_s ?? MAX_WAIT_S) * 1000, signal);
   }
@@ -168,6 +191,7 @@ export class Fracta {
 
   /** Sends the next message to a live session and waits up to wait_s for the agent's answer. */
   async send(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
+    await this.ready();
     const request = parseRequest(sendRequestSchema, raw, 'send');
     const before = await this.runner.status(request.run_id);
     const sent = await this.runner.send(request.run_id, request.message);
@@ -177,20 +201,25 @@ export class Fracta {
   }
 
   async close(raw: unknown): Promise<RunRecord> {
+    await this.ready();
     return this.runner.close(parseRequest(runIdRequestSchema, raw, 'close').run_id);
   }
 
   async status(raw: unknown): Promise<RunRecord> {
+    await this.ready();
     return this.runner.status(parseRequest(runIdRequestSchema, raw, 'status').run_id);
   }
 
   async cancel(raw: unknown): Promise<RunRecord> {
+    await this.ready();
     return this.runner.cancel(parseRequest(runIdRequestSchema, raw, 'cancel').run_id);
   }
 
   async runs(raw: unknown): Promise<RunRecord[]> {
+    await this.ready();
     const request = parseRequest(runsRequestSchema, raw, 'runs');
-    return this.runner.store.list({ status: request.status, limit: request.limit ?? 20 });
+    const runs = await this.runner.store.list({ status: request.status, limit: request.limit ?? 20 });
+    return runs.map((run) => ({ ...run, children: this.runner.store.children(run.run_id) }));
   }
 
   runtimes(): RuntimeInfo[] {
@@ -227,6 +256,7 @@ export class Fracta {
 
   /** A slice of a run's stdout (or stderr) log, for callers that page through a large output. */
   async readLog(runId: string, stream: 'stdout' | 'stderr', offset: number, maxBytes: number): Promise<LogChunk> {
+    await this.ready();
     const record = await this.runner.status(runId);
     const file = stream === 'stdout' ? record.stdout_path : record.stderr_path;
     let total = 0;

@@ -1,7 +1,8 @@
 /**
- * The environment a child gets: fracta's own, with the runtime's `env` on top. `${VAR}` in a value is
- * read from fracta's environment at spawn time; whatever it injects counts as a secret and is masked
- * wherever fracta records it.
+ * The environment a child gets: fracta's own (all of it, or only the names in `inherit_env`), with
+ * the runtime's `env` on top. `${VAR}` in a value is read from fracta's environment at spawn time.
+ * Secrets are what ${VAR} injects and the values of secret-named variables (`secret_env`, and names
+ * ending in _API_KEY, _TOKEN, _SECRET, _PASSWORD); fracta masks them wherever it writes.
  */
 import { FractaError } from '../errors.js';
 import type { RuntimeConfig } from './runtime.js';
@@ -14,9 +15,39 @@ export interface ChildEnv {
   readonly secrets: string[];
 }
 
-export function resolveChildEnv(runtime: RuntimeConfig, source: NodeJS.ProcessEnv): ChildEnv {
+/** Variables whose values are secrets whatever fracta.yaml says. */
+export const DEFAULT_SECRET_ENV = [
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'OPENAI_API_KEY',
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'AZURE_OPENAI_API_KEY',
+  'GITHUB_TOKEN',
+  'GH_TOKEN',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'HF_TOKEN',
+  'NPM_TOKEN',
+];
+const SECRET_NAME = /(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_SECRET_KEY)$/;
+
+export interface EnvPolicy {
+  /** Only these of fracta's variables reach the child; undefined: all of them. */
+  readonly inherit: readonly string[] | undefined;
+  /** More variable names whose values are secrets. */
+  readonly secretNames: readonly string[];
+}
+
+export function isSecretName(name: string, extra: readonly string[]): boolean {
+  return DEFAULT_SECRET_ENV.includes(name) || extra.includes(name) || SECRET_NAME.test(name);
+}
+
+export function resolveChildEnv(runtime: RuntimeConfig, source: NodeJS.ProcessEnv, policy: EnvPolicy = { inherit: undefined, secretNames: [] }): ChildEnv {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(source)) if (value !== undefined) env[key] = value;
+  for (const [key, value] of Object.entries(source)) {
+    if (value !== undefined && (policy.inherit === undefined || policy.inherit.includes(key))) env[key] = value;
+  }
   const secrets: string[] = [];
   for (const [key, template] of Object.entries(runtime.env)) {
     env[key] = template.replace(REFERENCE, (_whole, name: string) => {
@@ -32,14 +63,48 @@ export function resolveChildEnv(runtime: RuntimeConfig, source: NodeJS.ProcessEn
       return value;
     });
   }
-  return { env, secrets };
+  for (const [key, value] of Object.entries(env)) if (value && isSecretName(key, policy.secretNames)) secrets.push(value);
+  // Also what fracta itself holds under a secret name, in case a child echoes it from elsewhere.
+  for (const [key, value] of Object.entries(source)) if (value && isSecretName(key, policy.secretNames)) secrets.push(value);
+  return { env, secrets: [...new Set(secrets)] };
 }
+
+/** Secrets shorter than this are not masked: replacing every "a" or "42" would garble everything. */
+export const MIN_SECRET_LENGTH = 4;
 
 /** Replaces each secret value by *** (longest first, so one secret inside another is fully hidden). */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret.length >= 4) out = out.split(secret).join('***');
+    if (secret.length >= MIN_SECRET_LENGTH) out = out.split(secret).join('***');
   }
   return out;
+}
+
+/**
+ * Masks secrets in a stream of text that arrives in pieces: the last (longest secret - 1) characters
+ * are held back, so a secret cut across two pieces is still found whole.
+ */
+export class StreamMasker {
+  private readonly secrets: string[];
+  private readonly hold: number;
+  private carry = '';
+
+  constructor(secrets: readonly string[]) {
+    this.secrets = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+    this.hold = Math.max(0, ...this.secrets.map((secret) => secret.length - 1));
+  }
+
+  push(text: string): string {
+    const masked = maskSecrets(this.carry + text, this.secrets);
+    const cut = Math.max(0, masked.length - this.hold);
+    this.carry = masked.slice(cut);
+    return masked.slice(0, cut);
+  }
+
+  end(): string {
+    const rest = this.carry;
+    this.carry = '';
+    return rest;
+  }
 }

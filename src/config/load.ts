@@ -100,6 +100,13 @@ export function parseConfig(raw: unknown, file: string | null): FractaConfig {
     timeoutS: agents.timeout_s,
     killGraceS: agents.kill_grace_s,
     sessionIdleS: agents.session_idle_timeout_s,
+    idleTimeoutS: agents.idle_timeout_s,
+    maxConcurrent: agents.max_concurrent,
+    maxRuntimeConcurrent: agents.max_runtime_concurrent,
+    maxDepth: agents.max_depth,
+    maxChildren: agents.max_children,
+    secretEnv: agents.secret_env,
+    inheritEnv: agents.inherit_env,
     cleanup: agents.workspace.cleanup,
     runtimes,
   };
@@ -130,7 +137,20 @@ function resolveRuntime(
     problems.push(...formatIssues(parsed.error.issues, at));
     return undefined;
   }
-  const { adapter: _adapter, description, model, model_tiers, env, timeout_s, cleanup, kubernetes, ...options } = parsed.data as Record<
+  const {
+    adapter: _adapter,
+    description,
+    model,
+    model_tiers,
+    env,
+    timeout_s,
+    idle_timeout_s,
+    cleanup,
+    max_concurrent,
+    inherit_env,
+    kubernetes,
+    ...options
+  } = parsed.data as Record<
     string,
     unknown
   > &
@@ -146,7 +166,10 @@ function resolveRuntime(
     modelTiers: model_tiers,
     env,
     timeoutS: timeout_s,
+    idleTimeoutS: idle_timeout_s,
     cleanup,
+    maxConcurrent: max_concurrent,
+    inheritEnv: inherit_env,
     kubernetes,
     options,
   };

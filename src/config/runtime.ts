@@ -10,7 +10,13 @@ export interface RuntimeConfig<Options = unknown> {
   /** Values may hold ${VAR} references, read from fracta's environment at spawn time. */
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutS: number | undefined;
+  /** End the run as timed_out when the child writes nothing for this long. */
+  readonly idleTimeoutS: number | undefined;
   readonly cleanup: CleanupPolicy | undefined;
+  /** Runs of this runtime at once (across fracta processes sharing FRACTA_HOME). */
+  readonly maxConcurrent: number | undefined;
+  /** Only these of fracta's variables reach the child (overrides agents.inherit_env). */
+  readonly inheritEnv: readonly string[] | undefined;
   readonly kubernetes: KubernetesConfig | undefined;
   /** The adapter's own settings, validated by its schema. */
   readonly options: Options;
@@ -26,6 +32,15 @@ export interface FractaConfig {
   readonly killGraceS: number;
   /** A live session left waiting for a message this long is closed. */
   readonly sessionIdleS: number;
+  readonly idleTimeoutS: number | undefined;
+  /** Runs at once across fracta processes sharing FRACTA_HOME, and per runtime by default. */
+  readonly maxConcurrent: number;
+  readonly maxRuntimeConcurrent: number;
+  /** How deep agents may spawn agents (1: only a client's spawns), and how many runs one run may spawn. */
+  readonly maxDepth: number;
+  readonly maxChildren: number;
+  readonly secretEnv: readonly string[];
+  readonly inheritEnv: readonly string[] | undefined;
   readonly cleanup: CleanupPolicy;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
 }

@@ -24,6 +24,8 @@ export function oneOf<T extends readonly [string, ...string[]]>(values: T, what:
 
 const positiveSeconds = z.number({ error: 'must be a number of seconds' }).positive('must be more than 0 seconds');
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
 const envValue = z
   .union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number or true/false' })
   .transform((value) => String(value));
@@ -65,7 +67,10 @@ export const runtimeCommonShape = {
   ).default({}),
   env: z.record(z.string(), envValue).default({}),
   timeout_s: positiveSeconds.optional(),
+  idle_timeout_s: positiveSeconds.optional(),
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional(),
+  max_concurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+  inherit_env: z.array(envName).optional(),
   kubernetes: kubernetesSchema.optional(),
 };
 
@@ -75,6 +80,13 @@ export const configSchema = strictObject({
     timeout_s: positiveSeconds.default(1800),
     kill_grace_s: z.number().nonnegative('must be 0 or more seconds').default(5),
     session_idle_timeout_s: positiveSeconds.default(600),
+    idle_timeout_s: positiveSeconds.optional(),
+    max_concurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').default(4),
+    max_runtime_concurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').default(2),
+    max_depth: z.number().int('must be a whole number').min(1, 'must be at least 1').default(3),
+    max_children: z.number().int('must be a whole number').min(1, 'must be at least 1').default(8),
+    secret_env: z.array(envName).default([]),
+    inherit_env: z.array(envName).optional(),
     workspace: strictObject({ cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').default('keep') }).default({
       cleanup: 'keep',
     }),
@@ -86,6 +98,11 @@ export const configSchema = strictObject({
     timeout_s: 1800,
     kill_grace_s: 5,
     session_idle_timeout_s: 600,
+    max_concurrent: 4,
+    max_runtime_concurrent: 2,
+    max_depth: 3,
+    max_children: 8,
+    secret_env: [],
     workspace: { cleanup: 'keep' },
     agent_runtimes: {},
   }),

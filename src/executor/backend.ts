@@ -17,10 +17,14 @@ export interface Job {
   readonly keepStdinOpen?: boolean;
   /** Each line of stdout as the child writes it (the log file gets every byte regardless). */
   readonly onStdoutLine?: (line: string) => void;
+  /** Called whenever the child writes anything, on stdout or stderr (for idle_timeout_s). */
+  readonly onOutput?: () => void;
   readonly stdoutPath: string;
   readonly stderrPath: string;
   /** Time between SIGTERM and SIGKILL when the process tree is stopped. */
   readonly killGraceMs: number;
+  /** Values masked (***) in everything the child writes, before it reaches a file or a parser. */
+  readonly secrets?: readonly string[];
 }
 
 export interface JobExit {

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { StreamMasker } from '../config/env.js';
 import { FractaError } from '../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from './backend.js';
 import { killGroup } from './process-group.js';
@@ -45,6 +46,27 @@ function splitLines(stream: Readable | null, onLine: (line: string) => void): vo
     pending += decoder.end();
     if (pending) emit(pending);
   });
+}
+
+/**
+ * The child's output as fracta may keep it: with every secret masked before it reaches a file, a
+ * parser or a result. Without secrets, the stream itself.
+ */
+function masked(stream: Readable | null, secrets: readonly string[]): Readable | null {
+  if (!stream || secrets.length === 0) return stream;
+  const decoder = new StringDecoder('utf8');
+  const masker = new StreamMasker(secrets);
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, masker.push(decoder.write(chunk)));
+    },
+    flush(done) {
+      done(null, masker.push(decoder.end()) + masker.end());
+    },
+  });
+  stream.pipe(transform);
+  stream.once('error', (error) => transform.destroy(error));
+  return transform;
 }
 
 function toFile(stream: Readable | null, file: string): Promise<void> {
@@ -89,10 +111,17 @@ export const localBackend: ExecutionBackend = {
       stderr: 'pipe',
       ...(job.stdin === undefined || job.keepStdinOpen ? {} : { input: job.stdin }),
     });
-    if (job.onStdoutLine) splitLines(subprocess.stdout, job.onStdoutLine);
+    const stdout = masked(subprocess.stdout, job.secrets ?? []);
+    const stderr = masked(subprocess.stderr, job.secrets ?? []);
+    if (job.onStdoutLine) splitLines(stdout, job.onStdoutLine);
+    if (job.onOutput) {
+      const onOutput = job.onOutput;
+      subprocess.stdout?.on('data', () => onOutput());
+      subprocess.stderr?.on('data', () => onOutput());
+    }
     // A child that stops reading its stdin must not crash fracta with EPIPE.
     subprocess.stdin?.on('error', () => undefined);
-    const outputs = Promise.all([toFile(subprocess.stdout, job.stdoutPath), toFile(subprocess.stderr, job.stderrPath)]);
+    const outputs = Promise.all([toFile(stdout, job.stdoutPath), toFile(stderr, job.stderrPath)]);
 
     const spawned = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
       subprocess.once('spawn', () => resolve(undefined));
@@ -125,6 +154,8 @@ export const localBackend: ExecutionBackend = {
       clearTimeout(timer);
       subprocess.stdout?.destroy();
       subprocess.stderr?.destroy();
+      stdout?.destroy();
+      stderr?.destroy();
       return { exitCode: code, signal };
     })();
 

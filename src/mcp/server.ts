@@ -114,6 +114,10 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
     } catch (error) {
       console.error(`fracta: ${(error as Error).message}`);
     }
+    void fracta.ready().then(
+      (report) => report.interrupted.length > 0 && console.error(`fracta: recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`),
+      (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
+    );
   };
   await server.connect(transport);
 }

@@ -14,7 +14,7 @@ export const MAX_OUTPUT_CHARS = 20_000;
 const STDERR_TAIL_CHARS = 2_000;
 
 /** Why fracta stopped a run itself. close and idle end a live session normally: its last turn counts. */
-export type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'close' | 'idle';
+export type StopReason = 'cancel' | 'timeout' | 'silent' | 'shutdown' | 'close' | 'idle';
 
 /** The end of the output (where agents put their conclusion), with a note saying where the rest is. */
 export function boundOutput(output: string, partial: boolean, fullBytes: number, logUri: string): { output: string; truncated: boolean } {
@@ -54,7 +54,7 @@ interface Outcome {
   result?: Result;
 }
 
-function stoppedOutcome(reason: 'cancel' | 'timeout' | 'shutdown', record: RunRecord): Outcome {
+function stoppedOutcome(reason: 'cancel' | 'timeout' | 'silent' | 'shutdown', record: RunRecord, idleTimeoutS: number | undefined): Outcome {
   switch (reason) {
     case 'cancel':
       return { status: 'cancelled', error: { code: 'cancelled', message: 'cancelled on request; its process group was killed' } };
@@ -64,6 +64,14 @@ function stoppedOutcome(reason: 'cancel' | 'timeout' | 'shutdown', record: RunRe
         error: {
           code: 'timed_out',
           message: `no result within ${record.timeout_s} s, so its process group was killed; give a larger timeout_s for longer tasks`,
+        },
+      };
+    case 'silent':
+      return {
+        status: 'timed_out',
+        error: {
+          code: 'timed_out',
+          message: `the agent wrote nothing for ${idleTimeoutS} s (idle_timeout_s), so its process group was killed; raise idle_timeout_s for agents that stay quiet longer`,
         },
       };
     case 'shutdown':
@@ -133,12 +141,15 @@ export interface Ending {
   readonly reason: StopReason | undefined;
   /** For a streamed run: the last turn's result (undefined when none came). Absent for batch runs. */
   readonly stream?: { readonly lastResult: Result | undefined };
+  readonly idleTimeoutS?: number | undefined;
 }
 
 export function conclude(record: RunRecord, host: Host, ending: Ending, secrets: readonly string[]): RunRecord {
   const { exit, reason, stream } = ending;
   let outcome: Outcome;
-  if (reason === 'cancel' || reason === 'timeout' || reason === 'shutdown') outcome = stoppedOutcome(reason, record);
+  if (reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown') {
+    outcome = stoppedOutcome(reason, record, ending.idleTimeoutS);
+  }
   else if (stream) {
     outcome = resultOutcome(host, record, exit, stream.lastResult, 'its stream ended without a result event', reason !== undefined);
   } else outcome = batchOutcome(host, record, exit);

@@ -19,3 +19,7 @@ export function checkRunId(id: string): string {
   }
   return id;
 }
+
+export function isRunId(value: string | undefined): value is string {
+  return value !== undefined && RUN_ID.test(value);
+}

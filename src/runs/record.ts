@@ -56,14 +56,17 @@ export const runRecordSchema = z.object({
   started_at: z.string().nullable(),
   ended_at: z.string().nullable(),
   warnings: z.array(z.string()),
-  parent_run: z.string().nullable().describe('the run whose agent spawned this one (agent_mcp), if any'),
-  root_run: z.string().describe('the first run of the chain this one belongs to'),
-  depth: z.number().describe('1 for a spawn from a client, 2 for one made by that run\'s agent, ...'),
-  resumed_from: z.string().nullable().describe('the run whose session this one continues'),
-  stream: z.boolean().describe('a live session that takes follow-up messages (send) until closed'),
-  awaiting_input: z.boolean().describe('a live session whose last turn is done: send the next message, or close it'),
-  turns_done: z.number().describe('turns finished in a live session'),
-  events_path: z.string().nullable().describe('the normalized events of a streamed run (JSONL)'),
+  // Fields added after the first release have defaults, so records written before them still read.
+  parent_run: z.string().nullable().default(null).describe('the run whose agent spawned this one (agent_mcp), if any'),
+  root_run: z.string().default('').describe('the first run of the chain this one belongs to'),
+  depth: z.number().default(1).describe("1 for a spawn from a client, 2 for one made by that run's agent, ..."),
+  children: z.array(z.string()).default([]).describe('runs this run spawned (agent_mcp), oldest first'),
+  resumed_from: z.string().nullable().default(null).describe('the run whose session this one continues'),
+  stream: z.boolean().default(false).describe('a live session that takes follow-up messages (send) until closed'),
+  awaiting_input: z.boolean().default(false).describe('a live session whose last turn is done: send the next message, or close it'),
+  turns_done: z.number().default(0).describe('turns finished in a live session'),
+  events_path: z.string().nullable().default(null).describe('the normalized events of a streamed run (JSONL)'),
+  owner_started: z.number().nullable().default(null).describe('start time of the fracta process that runs it (to tell a reused pid apart)'),
 });
 
 export type RunRecord = z.infer<typeof runRecordSchema>;

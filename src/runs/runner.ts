@@ -16,6 +16,9 @@ import type { StreamSpec } from '../host/host.js';
 import { applyResult, conclude, type StopReason } from './conclude.js';
 import { EventLog } from './event-log.js';
 import { LiveSession } from './session.js';
+import { SlotPool } from './slots.js';
+import { isRunProcess, processAlive } from './run-process.js';
+import { processIdentity } from './identity.js';
 import { checkRunId } from './ids.js';
 import { isTerminal, type RunRecord } from './record.js';
 import type { RunStore } from './store.js';
@@ -29,7 +32,15 @@ interface ActiveRun {
   session?: LiveSession;
   stopReason?: StopReason;
   stopping?: Promise<void>;
-  done?: Promise<RunRecord>;
+  /** Settles with the terminal record, whether the run ran or ended while queued. */
+  readonly ended: Promise<RunRecord>;
+  readonly resolveEnded: (record: RunRecord) => void;
+  /** Holds a global and a runtime slot (released when it ends). */
+  holdsSlot?: boolean;
+  /** Its workspace was prepared (so cleanup applies). */
+  prepared?: boolean;
+  /** Timer for idle_timeout_s: no output for that long ends the run. */
+  silence?: NodeJS.Timeout;
   /** Record writes, one after another, so an older state never lands after a newer one. */
   writing: Promise<void>;
   /** Callbacks for events (progress) and for the end of a turn (waiters). */
@@ -50,29 +61,14 @@ function recordArgv(plan: SpawnPlan): string[] {
   });
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Whether pid is still the child of this run (and not a stranger that got the pid later). */
-function isRunProcess(pid: number, runId: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FRACTA_RUN_ID=${runId}`);
-  } catch {
-    return !fs.existsSync('/proc') && processAlive(pid);
-  }
-}
-
 /** setTimeout's ceiling (about 24.8 days); a longer timeout is as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How often the owner of a live session looks for messages and close requests from other processes. */
 const INBOX_POLL_MS = 150;
+
+/** How often queued runs look for a slot that another fracta process freed. */
+const QUEUE_POLL_MS = 200;
 
 function isStreamSpec(command: SpawnPlan['command']): command is StreamSpec {
   return 'parser' in command;
@@ -83,19 +79,28 @@ export class Runner {
   private readonly starting = new Set<Promise<unknown>>();
   private closing = false;
   private inboxTimer: NodeJS.Timeout | undefined;
+  /** Runs of this process waiting for a slot, oldest first. */
+  private readonly queue: ActiveRun[] = [];
+  private queueTimer: NodeJS.Timeout | undefined;
+  private readonly slots: SlotPool;
 
   constructor(
     readonly store: RunStore,
     private readonly backend: ExecutionBackend,
     /** Grace for runs of other processes, which this one has no plan for. */
     private readonly killGraceMs = 5_000,
-  ) {}
+  ) {
+    this.slots = new SlotPool(store.slotsDir);
+  }
 
   activeCount(): number {
     return this.active.size;
   }
 
-  /** Makes the run's folder, record and workspace and starts the process; returns the running record. */
+  /**
+   * Makes the run's folder and record, then starts it at once if a slot is free (across every fracta
+   * sharing FRACTA_HOME), else leaves it queued; returns the record as it is then.
+   */
   async start(plan: SpawnPlan): Promise<RunRecord> {
     if (this.closing) throw new FractaError('server_stopped', 'fracta is shutting down and starts no new runs');
     const starting = this.startRun(plan);
@@ -109,10 +114,11 @@ export class Runner {
 
   private async startRun(plan: SpawnPlan): Promise<RunRecord> {
     const { runId, resolved, request } = plan;
+    if (plan.lineage.parentRun) this.store.claimChild(plan.lineage.parentRun, runId, plan.maxChildren);
     const now = new Date().toISOString();
-    let record: RunRecord = {
+    const record: RunRecord = {
       run_id: runId,
-      status: 'running',
+      status: 'queued',
       runtime: resolved.runtime.name,
       host: resolved.runtime.adapter,
       tier: resolved.tier,
@@ -148,6 +154,8 @@ export class Runner {
       root_run: plan.lineage.rootRun,
       depth: plan.lineage.depth,
       resumed_from: plan.resume?.fromRun ?? null,
+      children: [],
+      owner_started: processIdentity().started,
       stream: isStreamSpec(plan.command),
       awaiting_input: false,
       turns_done: 0,
@@ -156,34 +164,98 @@ export class Runner {
     await this.store.create(runId);
     await fsp.writeFile(this.store.taskPath(runId), request.task, { mode: 0o600 });
     await this.store.write(record);
+    this.store.markActive(runId);
 
-    const active: ActiveRun = { record, plan, writing: Promise.resolve(), listeners: new Set(), turnWaiters: new Set() };
+    let resolveEnded!: (record: RunRecord) => void;
+    const ended = new Promise<RunRecord>((resolve) => {
+      resolveEnded = resolve;
+    });
+    const active: ActiveRun = { record, plan, writing: Promise.resolve(), listeners: new Set(), turnWaiters: new Set(), ended, resolveEnded };
     this.active.set(runId, active);
+    this.queue.push(active);
+    await Promise.all(this.pump());
+    return active.record;
+  }
+
+  private slotRequest(active: ActiveRun) {
+    const { plan } = active;
+    return { runId: plan.runId, runtime: plan.resolved.runtime.name, maxGlobal: plan.maxConcurrent, maxRuntime: plan.maxRuntimeConcurrent };
+  }
+
+  /**
+   * Starts queued runs, oldest first, as far as slots allow; a run cancelled while queued ends here.
+   * Runs on every local release, and on a timer while anything waits (slots freed by other processes).
+   */
+  private pump(): Array<Promise<unknown>> {
+    const launches: Array<Promise<unknown>> = [];
+    for (const active of [...this.queue]) {
+      const cancelled = this.store.cancelRequested(active.plan.runId);
+      if (!cancelled && !this.slots.tryAcquire(this.slotRequest(active))) continue;
+      this.queue.splice(this.queue.indexOf(active), 1);
+      if (cancelled) {
+        launches.push(this.endQueued(active, 'cancel'));
+        continue;
+      }
+      active.holdsSlot = true;
+      launches.push(this.launch(active).catch(() => undefined));
+    }
+    if (this.queue.length > 0 && !this.queueTimer) {
+      this.queueTimer = setInterval(() => void this.pump(), QUEUE_POLL_MS);
+      this.queueTimer.unref();
+    } else if (this.queue.length === 0 && this.queueTimer) {
+      clearInterval(this.queueTimer);
+      this.queueTimer = undefined;
+    }
+    return launches;
+  }
+
+  /** A run that ends before it ever started: cancelled in the queue, or fracta stopping. */
+  private endQueued(active: ActiveRun, reason: 'cancel' | 'shutdown'): Promise<RunRecord> {
+    const error =
+      reason === 'cancel'
+        ? { code: 'cancelled', message: 'cancelled while queued; it never started' }
+        : { code: 'server_stopped', message: 'fracta stopped before this queued run started; nothing ran: spawn it again' };
+    return this.finish(active, {
+      ...active.record,
+      status: reason === 'cancel' ? 'cancelled' : 'interrupted',
+      error,
+      ended_at: new Date().toISOString(),
+    });
+  }
+
+  /** Step 5 for a run that has its slots: workspace, process, watching. */
+  private async launch(active: ActiveRun): Promise<void> {
+    const { plan } = active;
+    const runId = plan.runId;
+    let record: RunRecord = { ...active.record, status: 'running' };
+    active.record = record;
     const command = plan.command;
     if (isStreamSpec(command)) active.session = this.openSession(active, command);
     try {
+      active.prepared = true;
       await prepareWorkspace(plan);
       active.job = await this.startJob(active, plan.command);
     } catch (error) {
       const failure = asFractaError(error, 'spawn_failed');
-      record = await this.finish(active, {
+      await this.finish(active, {
         ...record,
         status: 'failed',
         error: { code: failure.code, message: maskSecrets(failure.message, plan.childEnv.secrets) },
         ended_at: new Date().toISOString(),
       });
-      return record;
+      return;
     }
+    this.slots.setChild(this.slotRequest(active), active.job.pid);
+    this.heardFrom(active);
     record = { ...record, pid: active.job.pid, started_at: new Date().toISOString() };
     active.record = record;
     await this.persist(active);
     active.session?.attach(active.job);
-    active.done = this.watch(active, active.job);
+    void this.watch(active, active.job);
     if (active.session) this.pollInboxes();
     // A cancel or a shutdown that came while the process was starting takes effect now.
     if (this.closing) void this.stop(active, 'shutdown');
     else if (this.store.cancelRequested(runId)) void this.stop(active, 'cancel');
-    return record;
   }
 
   /** Starts one process of the run (a session that resumes per turn starts one a turn), logs appended. */
@@ -198,10 +270,24 @@ export class Runner {
       stdin: command.stdin,
       keepStdinOpen: session?.live === true,
       ...(session ? { onStdoutLine: (line: string) => session.line(line) } : {}),
+      ...(plan.idleTimeoutMs ? { onOutput: () => this.heardFrom(active) } : {}),
       stdoutPath: record.stdout_path,
       stderrPath: record.stderr_path,
       killGraceMs: plan.killGraceMs,
+      secrets: plan.childEnv.secrets,
     });
+  }
+
+  /** idle_timeout_s: the run is ended when its child writes nothing for that long (not while a session waits for a message). */
+  private heardFrom(active: ActiveRun): void {
+    const ms = active.plan.idleTimeoutMs;
+    if (!ms) return;
+    clearTimeout(active.silence);
+    active.silence = setTimeout(() => {
+      if (active.session?.awaitingInput) this.heardFrom(active);
+      else void this.stop(active, 'silent');
+    }, Math.min(ms, MAX_TIMER_MS));
+    active.silence.unref();
   }
 
   private openSession(active: ActiveRun, spec: StreamSpec): LiveSession {
@@ -267,7 +353,7 @@ export class Runner {
     const record = conclude(
       active.record,
       plan.resolved.host,
-      { exit, reason, ...(session ? { stream: { lastResult: session.lastResult } } : {}) },
+      { exit, reason, idleTimeoutS: plan.idleTimeoutMs === undefined ? undefined : plan.idleTimeoutMs / 1000, ...(session ? { stream: { lastResult: session.lastResult } } : {}) },
       plan.childEnv.secrets,
     );
     return this.finish(active, record);
@@ -305,8 +391,9 @@ export class Runner {
   private async finish(active: ActiveRun, record: RunRecord): Promise<RunRecord> {
     const { plan } = active;
     let final = record;
+    clearTimeout(active.silence);
     let remove = record.cleanup === 'always' || (record.cleanup === 'on_success' && record.status === 'succeeded');
-    if (plan.sharedWorkspace) remove = false; // it belongs to the run that started the session
+    if (plan.sharedWorkspace || !active.prepared) remove = false; // it belongs to the run that started the session, or was never made
     else if (remove && record.cleanup === 'on_success' && record.resume_token && plan.resolved.host.resumeInSameWorkdir) {
       remove = false;
       final = {
@@ -324,8 +411,15 @@ export class Runner {
     }
     active.record = final;
     await this.persist(active);
+    this.store.markEnded(final.run_id);
     this.active.delete(final.run_id);
+    if (active.holdsSlot) {
+      active.holdsSlot = false;
+      this.slots.release(this.slotRequest(active));
+      void this.pump();
+    }
     for (const resolve of active.turnWaiters) resolve();
+    active.resolveEnded(final);
     return final;
   }
 
@@ -381,10 +475,10 @@ export class Runner {
   /** Ends a live session normally: its input is closed and its last turn is the result. */
   async close(runId: string): Promise<RunRecord> {
     const active = this.active.get(checkRunId(runId));
-    if (active?.done) {
+    if (active?.job) {
       if (!active.session) throw new FractaError('session_closed', `run ${runId} is not a live session; cancel stops it`, 'run_id');
       await this.stop(active, 'close');
-      return active.done;
+      return active.ended;
     }
     const record = await this.store.read(runId);
     if (isTerminal(record.status)) return record;
@@ -418,10 +512,11 @@ export class Runner {
     this.inboxTimer.unref();
   }
 
-  /** The current record: from memory when this process runs it, else from disk. */
+  /** The current record (from memory when this process runs it, else from disk), with its children. */
   async status(runId: string): Promise<RunRecord> {
     checkRunId(runId);
-    return this.active.get(runId)?.record ?? this.store.read(runId);
+    const record = this.active.get(runId)?.record ?? (await this.store.read(runId));
+    return { ...record, children: this.store.children(runId) };
   }
 
   /**
@@ -433,7 +528,7 @@ export class Runner {
     const deadline = Date.now() + timeoutMs;
     // A live session that waits for a message (after the turn the caller knows of) is done for now.
     const settled = (record: RunRecord) => isTerminal(record.status) || (record.awaiting_input && record.turns_done > afterTurn);
-    if (active?.done) {
+    if (active) {
       if (settled(active.record)) return active.record;
       let timer: NodeJS.Timeout | undefined;
       let turnEnded: (() => void) | undefined;
@@ -444,7 +539,7 @@ export class Runner {
         turnEnded = resolve;
         active.turnWaiters.add(resolve);
       });
-      await Promise.race([active.done, stopWaiting]);
+      await Promise.race([active.ended, stopWaiting]);
       clearTimeout(timer);
       if (turnEnded) active.turnWaiters.delete(turnEnded);
       return active.record;
@@ -459,9 +554,13 @@ export class Runner {
   /** Stops a run (this process's, or another fracta process's) and returns its terminal record. */
   async cancel(runId: string): Promise<RunRecord> {
     const active = this.active.get(checkRunId(runId));
-    if (active?.done) {
+    if (active && this.queue.includes(active)) {
+      this.queue.splice(this.queue.indexOf(active), 1);
+      return this.endQueued(active, 'cancel');
+    }
+    if (active?.job) {
       await this.stop(active, 'cancel');
-      return active.done;
+      return active.ended;
     }
     const record = await this.store.read(runId);
     if (isTerminal(record.status)) return record;
@@ -488,9 +587,11 @@ export class Runner {
   async shutdown(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.starting]);
+    const queued = this.queue.splice(0);
+    await Promise.all(queued.map((active) => this.endQueued(active, 'shutdown')));
     const runs = [...this.active.values()];
     await Promise.all(runs.map((active) => this.stop(active, 'shutdown')));
-    await Promise.all(runs.map((active) => active.done?.catch(() => undefined)));
+    await Promise.all(runs.map((active) => active.ended));
   }
 
   /** Whether anything of the run's process tree is still alive (for tests and diagnostics). */

@@ -14,10 +14,12 @@ import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
 export class RunStore {
   readonly runsDir: string;
   readonly workspacesDir: string;
+  readonly slotsDir: string;
 
   constructor(readonly home: string) {
     this.runsDir = path.join(home, 'runs');
     this.workspacesDir = path.join(home, 'workspaces');
+    this.slotsDir = path.join(home, 'slots');
   }
 
   runDir(id: string): string {
@@ -144,6 +146,70 @@ export class RunStore {
       if (record?.host === host && record.resume_token === token) return record;
     }
     return undefined;
+  }
+
+  /**
+   * Takes one of a run's max child places (files children/0..max-1, each created exclusively, so
+   * two spawns racing from one agent cannot both take the last place).
+   */
+  claimChild(parent: string, child: string, max: number): void {
+    const folder = path.join(this.runDir(checkRunId(parent)), 'children');
+    fs.mkdirSync(folder, { recursive: true });
+    for (let place = 0; place < max; place++) {
+      try {
+        fs.writeFileSync(path.join(folder, String(place)), child, { flag: 'wx' });
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    throw new FractaError(
+      'children_limit',
+      `run ${parent} has already spawned ${max} runs, the limit agents.max_children: ${max}; raise max_children in fracta.yaml to allow more`,
+      'parent_run',
+    );
+  }
+
+  /** The runs a run has spawned, in the order they were spawned. */
+  children(parent: string): string[] {
+    const folder = path.join(this.runDir(parent), 'children');
+    try {
+      checkRunId(parent);
+      return fs
+        .readdirSync(folder)
+        .sort((a, b) => Number(a) - Number(b))
+        .map((place) => fs.readFileSync(path.join(folder, place), 'utf8'));
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Runs that are not over, as marker files in active/: what crash recovery looks at, without reading
+   * every record ever written.
+   */
+  markActive(id: string): void {
+    fs.mkdirSync(path.join(this.home, 'active'), { recursive: true });
+    fs.writeFileSync(path.join(this.home, 'active', id), '');
+  }
+
+  markEnded(id: string): void {
+    fs.rmSync(path.join(this.home, 'active', id), { force: true });
+  }
+
+  activeIds(): string[] {
+    try {
+      return fs.readdirSync(path.join(this.home, 'active')).filter((id) => {
+        try {
+          checkRunId(id);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return [];
+    }
   }
 
   requestCancel(id: string): void {

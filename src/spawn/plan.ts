@@ -53,6 +53,12 @@ export interface SpawnPlan {
   readonly cleanup: CleanupPolicy;
   /** A live session that waits this long for a message is closed. */
   readonly sessionIdleMs: number;
+  /** End the run as timed_out after this long without output (undefined: never). */
+  readonly idleTimeoutMs: number | undefined;
+  /** Runs of this runtime at once, and in all, across processes sharing FRACTA_HOME. */
+  readonly maxRuntimeConcurrent: number;
+  readonly maxConcurrent: number;
+  readonly maxChildren: number;
   readonly warnings: readonly string[];
 }
 
@@ -102,6 +108,27 @@ export interface PlanContext {
   readonly fractaServer: (lineage: Lineage) => McpServerEntry;
   /** fracta's state folder, shared with the fracta a child starts. */
   readonly home: string;
+  /** How many runs a run has spawned so far. */
+  readonly countChildren: (runId: string) => number;
+}
+
+/** The recursion guard: agents spawning agents stop at max_depth and max_children, before any side effect. */
+function checkChain(context: PlanContext): void {
+  const { config, parent } = context;
+  if (parent.depth > config.maxDepth) {
+    throw new FractaError(
+      'depth_limit',
+      `this spawn would be at depth ${parent.depth} (made by the agent of run ${parent.parentRun ?? '?'}), beyond agents.max_depth: ${config.maxDepth}; raise max_depth in fracta.yaml to let agents spawn deeper`,
+      'depth',
+    );
+  }
+  if (parent.parentRun && context.countChildren(parent.parentRun) >= config.maxChildren) {
+    throw new FractaError(
+      'children_limit',
+      `run ${parent.parentRun} has already spawned ${config.maxChildren} runs, the limit agents.max_children: ${config.maxChildren}; raise max_children in fracta.yaml to allow more`,
+      'parent_run',
+    );
+  }
 }
 
 export async function planSpawn(request: SpawnRequest, context: PlanContext): Promise<SpawnPlan> {
@@ -111,9 +138,14 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const warnings = checkCapabilities(request, resolved);
   const resume = await context.findResume(resolved);
 
+  checkChain(context);
+
   const choice = resolveModel(runtime, request.model, request.tier);
   if (choice.warning) warnings.push(choice.warning);
-  const childEnv = resolveChildEnv(runtime, context.env);
+  const childEnv = resolveChildEnv(runtime, context.env, {
+    inherit: runtime.inheritEnv ?? config.inheritEnv,
+    secretNames: config.secretEnv,
+  });
 
   const runId = newRunId();
   const lineage: Lineage = {
@@ -172,6 +204,10 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     killGraceMs: config.killGraceS * 1000,
     cleanup: request.cleanup ?? runtime.cleanup ?? config.cleanup,
     sessionIdleMs: config.sessionIdleS * 1000,
+    idleTimeoutMs: (runtime.idleTimeoutS ?? config.idleTimeoutS ?? 0) * 1000 || undefined,
+    maxRuntimeConcurrent: runtime.maxConcurrent ?? config.maxRuntimeConcurrent,
+    maxConcurrent: config.maxConcurrent,
+    maxChildren: config.maxChildren,
     warnings,
   };
 }

@@ -1,30 +1,128 @@
 /**
- * The `codex` host. (Placeholder while the adapter is being written: it validates no options of its
- * own and refuses to run.)
+ * The `codex` host: OpenAI's Codex CLI (`codex exec --json`) at the Full-Agent tier. Codex has no live
+ * stdin protocol, so a streamed session is one process per turn, each resuming the thread of the one
+ * before. Sessions live in CODEX_HOME and resume from any folder.
  */
-import { FractaError } from '../../errors.js';
+import { z } from 'zod';
+import { oneOf, strictObject } from '../../config/schema.js';
+import type { RuntimeConfig } from '../../config/runtime.js';
+import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
 import type { AdapterDefinition } from '../adapters.js';
-import { NO_CAPABILITIES, StreamNotSupported, type Host } from '../host.js';
+import { defaultBootstrap } from '../bootstrap.js';
+import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type StreamSpec, type WorkspaceOptions } from '../host.js';
+import { codexArgv } from './argv.js';
+import { writeLaunchFile } from './mcp.js';
+import { SANDBOX_MODES } from './permissions.js';
+import { codexFailureFromStderr } from './result.js';
+import { codexStreamParser, foldCodexOutput } from './stream.js';
+import { tomlValue } from './toml.js';
 
-export const codexAdapter: AdapterDefinition<Record<string, never>> = {
+/** codex's JSONL carries every command's output; more than this is not a run fracta can read whole. */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
+
+const optionsShape = {
+  command: z.string().min(1).default('codex'),
+  permissions: strictObject({
+    sandbox: oneOf(SANDBOX_MODES, 'sandbox mode').optional(),
+    network_access: z.boolean().optional(),
+    allowed_tools: z.array(z.string().min(1)).optional(),
+  }).optional(),
+  mcp_servers: z
+    .record(
+      name,
+      strictObject({
+        command: z.string().min(1),
+        args: z.array(z.string()).default([]),
+        env: z.record(z.string(), z.string()).default({}),
+        required: z.boolean().default(true),
+      }),
+    )
+    .default({}),
+  provider: strictObject({
+    id: name.default('custom'),
+    name: z.string().min(1).optional(),
+    base_url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL'),
+    env_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    max_retries: z.number().int('must be a whole number').nonnegative().optional(),
+  }).optional(),
+  analytics: z.boolean().default(false),
+  plugins: z.boolean().optional(),
+  unbounded_retries: z.boolean().default(false),
+  ignore_user_config: z.boolean().default(false),
+  config: z.record(z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a dotted key such as model_reasoning_effort or tools.x'), z.unknown()).default({}),
+  extra_args: z.array(z.string()).default([]),
+};
+export type CodexOptions = z.infer<z.ZodObject<typeof optionsShape>>;
+
+function check(options: CodexOptions): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  if (FRACTA_SERVER_NAME in options.mcp_servers) {
+    problems.push(['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]);
+  }
+  const permissions = options.permissions;
+  if (permissions?.network_access !== undefined && permissions.sandbox !== 'workspace-write') {
+    problems.push(['permissions.network_access', 'applies to the workspace-write sandbox only: set permissions.sandbox: workspace-write']);
+  }
+  for (const [key, value] of Object.entries(options.config)) {
+    try {
+      tomlValue(value);
+    } catch (error) {
+      problems.push([`config.${key}`, (error as Error).message]);
+    }
+  }
+  return problems;
+}
+
+class CodexHost implements Host {
+  readonly adapter = 'codex';
+  readonly resumeInSameWorkdir = false;
+
+  constructor(private readonly runtime: RuntimeConfig<CodexOptions>) {}
+
+  capabilities(): Capabilities {
+    return { stream: true, resumeToken: true, agentMcp: true, toolPermissions: true };
+  }
+
+  command(): string {
+    return this.runtime.options.command;
+  }
+
+  bootstrap = defaultBootstrap;
+
+  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
+    if (options.fractaServer) await writeLaunchFile(workdir, options.fractaServer);
+  }
+
+  private spec(input: CommandInput): CommandSpec {
+    const { args, warnings } = codexArgv(this.runtime.name, this.runtime.options, input);
+    return { command: this.runtime.options.command, args, stdin: input.prompt, ...(warnings.length > 0 ? { warnings } : {}) };
+  }
+
+  buildBatchCommand(input: CommandInput): CommandSpec {
+    return this.spec(input);
+  }
+
+  parseBatchOutput: Host['parseBatchOutput'] = (stdout) => {
+    const text = stdout.readText(MAX_OUTPUT_BYTES);
+    if (text === null) throw new OutputParseError(`codex printed ${stdout.bytes} bytes, more than fracta reads for one result`);
+    const { result } = foldCodexOutput(text);
+    if (result) return result;
+    throw new OutputParseError(`expected codex's JSONL ending in turn.completed or turn.failed, got: ${text.trim().slice(-300) || '(nothing)'}`);
+  };
+
+  explainFailure = codexFailureFromStderr;
+
+  /** One process per turn: no encodeMessage, so the core sends a follow-up as a resume of the thread. */
+  buildStreamCommand(input: CommandInput): StreamSpec {
+    return { ...this.spec(input), parser: codexStreamParser(input.model) };
+  }
+}
+
+export const codexAdapter: AdapterDefinition<CodexOptions> = {
   name: 'codex',
-  optionsShape: {},
-  create: (runtime): Host => {
-    const unavailable = (): never => {
-      throw new FractaError('config_invalid', `the codex adapter is not available yet (runtime "${runtime.name}")`);
-    };
-    return {
-      adapter: 'codex',
-      resumeInSameWorkdir: false,
-      capabilities: () => NO_CAPABILITIES,
-      command: () => 'codex',
-      writeWorkspace: async () => undefined,
-      bootstrap: unavailable,
-      buildBatchCommand: unavailable,
-      parseBatchOutput: unavailable,
-      buildStreamCommand: () => {
-        throw new StreamNotSupported(runtime.name);
-      },
-    };
-  },
+  optionsShape,
+  check,
+  create: (runtime) => new CodexHost(runtime),
 };

@@ -1,0 +1,91 @@
+/**
+ * MCP servers for a codex child, given as `-c mcp_servers.NAME={...}` overrides (codex has no flag
+ * for an MCP config file, and ignores a workspace's own `.codex/config.toml` unless the project is
+ * trusted, which would be written into the user's config).
+ *
+ * fracta's own server is only known when the workspace is written, after the command line is built,
+ * so codex starts it through a small launcher (mcp-launch.ts) that reads it from the workspace.
+ *
+ * What codex does with an MCP server, and what fracta sets because of it:
+ * - it starts the server with a bare environment (HOME, PATH, TMPDIR and the entry's `env`): fracta's
+ *   server gets the child's whole environment back through `env_vars`, since the grandchildren it
+ *   starts need the variables fracta.yaml refers to;
+ * - it does not wait for a server before the first model request unless the server is `required`
+ *   (a slow one is then missing from the tools), and a required server that fails to start fails the
+ *   run at once, which is what a caller wants to know;
+ * - in exec mode (approval policy never) a tool call that needs approval fails, so every tool of
+ *   these servers is approved;
+ * - a tool call times out after 60 s by default, shorter than a fracta spawn may wait.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
+import { MAX_WAIT_S } from '../../requests.js';
+import { FRACTA_DIR } from '../bootstrap.js';
+import type { McpServerEntry } from '../host.js';
+import { override } from './toml.js';
+
+/** Where writeWorkspace puts fracta's server for the launcher, relative to the workspace. */
+export const LAUNCH_FILE = `${FRACTA_DIR}/codex-mcp.json`;
+
+/** fracta's tools wait up to MAX_WAIT_S; the margin covers the call around the wait. */
+const FRACTA_TOOL_TIMEOUT_S = MAX_WAIT_S + 30;
+const STARTUP_TIMEOUT_S = 30;
+
+export interface RuntimeMcpServer extends McpServerEntry {
+  readonly required: boolean;
+}
+
+function launcherPath(): string {
+  return fileURLToPath(new URL('./mcp-launch.js', import.meta.url));
+}
+
+/** `-c` overrides for the runtime's servers (their tools filtered by allowed_tools) and fracta's own. */
+export function mcpArgs(options: {
+  readonly servers: Readonly<Record<string, RuntimeMcpServer>>;
+  /** Per server: the tools it may offer, or null to leave the server out (absent: all). */
+  readonly toolFilter: ReadonlyMap<string, readonly string[] | null>;
+  readonly withFracta: boolean;
+  readonly workdir: string;
+  /** The child's environment, whose names fracta's server gets through env_vars. */
+  readonly env: Readonly<Record<string, string>>;
+}): string[] {
+  const args: string[] = [];
+  for (const [name, server] of Object.entries(options.servers)) {
+    const tools = options.toolFilter.get(name);
+    if (tools === null) continue;
+    args.push(
+      ...override(['mcp_servers', name], {
+        command: server.command,
+        args: [...server.args],
+        ...(Object.keys(server.env).length > 0 ? { env: { ...server.env } } : {}),
+        required: server.required,
+        startup_timeout_sec: STARTUP_TIMEOUT_S,
+        default_tools_approval_mode: 'approve',
+        ...(tools ? { enabled_tools: [...tools] } : {}),
+      }),
+    );
+  }
+  if (options.withFracta) {
+    args.push(
+      ...override(['mcp_servers', FRACTA_SERVER_NAME], {
+        command: process.execPath,
+        args: [launcherPath(), path.join(options.workdir, LAUNCH_FILE), FRACTA_SERVER_NAME],
+        env_vars: Object.keys(options.env).sort(),
+        required: true,
+        startup_timeout_sec: STARTUP_TIMEOUT_S,
+        tool_timeout_sec: FRACTA_TOOL_TIMEOUT_S,
+        default_tools_approval_mode: 'approve',
+      }),
+    );
+  }
+  return args;
+}
+
+/** The launcher's file: fracta's server as the workspace's run sees it. Private: it may carry a config path and state. */
+export async function writeLaunchFile(workdir: string, fracta: McpServerEntry): Promise<void> {
+  await fsp.mkdir(path.join(workdir, FRACTA_DIR), { recursive: true });
+  const servers = { [FRACTA_SERVER_NAME]: { command: fracta.command, args: [...fracta.args], env: { ...fracta.env } } };
+  await fsp.writeFile(path.join(workdir, LAUNCH_FILE), `${JSON.stringify(servers, null, 2)}\n`, { mode: 0o600 });
+}

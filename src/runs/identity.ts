@@ -1,0 +1,39 @@
+/**
+ * A process as fracta records it: its pid and its start time, so that a pid the system gave to some
+ * other process later is not taken for the fracta that wrote a record or a lease.
+ */
+import fs from 'node:fs';
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Start time in clock ticks since boot (Linux /proc), or null where it cannot be read. */
+  readonly started: number | null;
+}
+
+function startTime(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the command name, which may hold spaces and parentheses.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return null;
+  }
+}
+
+let self: ProcessIdentity | undefined;
+
+export function processIdentity(): ProcessIdentity {
+  self ??= { pid: process.pid, started: startTime(process.pid) };
+  return self;
+}
+
+/** Whether the process is still running (and is the same one, where the start time can be read). */
+export function sameProcess(identity: ProcessIdentity): boolean {
+  try {
+    process.kill(identity.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const now = startTime(identity.pid);
+  return identity.started === null || now === null || now === identity.started;
+}

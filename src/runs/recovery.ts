@@ -1,0 +1,62 @@
+/**
+ * After a crash: fracta killed with SIGKILL leaves records that say running and, maybe, children that
+ * still run. On its next start fracta reconciles every run whose owner is gone. The policy is kill:
+ * a child that outlived its fracta can no longer be watched (its output went through the dead
+ * process), so its process group is killed; the run is marked interrupted with what it logged.
+ */
+import { capturedFile } from '../executor/captured.js';
+import { groupAlive, killGroup } from '../executor/process-group.js';
+import { boundOutput } from './conclude.js';
+import { sameProcess } from './identity.js';
+import { isRunProcess } from './run-process.js';
+import { isTerminal, type RunRecord } from './record.js';
+import type { RunStore } from './store.js';
+
+export interface RecoveryReport {
+  /** Runs marked interrupted. */
+  readonly interrupted: string[];
+  /** Of those, runs whose process group was still alive and was killed. */
+  readonly killed: string[];
+}
+
+function orphaned(record: RunRecord): boolean {
+  return !isTerminal(record.status) && !sameProcess({ pid: record.owner_pid, started: record.owner_started });
+}
+
+export async function recoverRuns(store: RunStore, killGraceMs: number): Promise<RecoveryReport> {
+  const report = { interrupted: [] as string[], killed: [] as string[] };
+  for (const id of store.activeIds()) {
+    const record = await store.read(id).catch(() => undefined);
+    if (!record || isTerminal(record.status)) {
+      store.markEnded(id);
+      continue;
+    }
+    if (!orphaned(record)) continue;
+    const alive = record.pid !== null && groupAlive(record.pid) && isRunProcess(record.pid, id);
+    if (alive) {
+      await killGroup(record.pid!, killGraceMs);
+      report.killed.push(id);
+    }
+    const logged = capturedFile(record.stdout_path);
+    const tail = logged.bytes > 0 ? boundOutput(logged.tail(20_000), logged.bytes > 20_000, logged.bytes, record.log_uri) : undefined;
+    const never = record.status === 'queued';
+    await store.write({
+      ...record,
+      status: 'interrupted',
+      error: {
+        code: 'server_stopped',
+        message: never
+          ? `the fracta process that queued it (pid ${record.owner_pid}) stopped before it started; nothing ran: spawn it again`
+          : `the fracta process that ran it (pid ${record.owner_pid}) stopped without finishing it; ${alive ? 'its process group, still running, was killed' : 'its process was already gone'}; what it logged is kept at ${record.log_uri}`,
+      },
+      output: record.output ?? tail?.output ?? null,
+      output_truncated: record.output === null ? (tail?.truncated ?? false) : record.output_truncated,
+      output_bytes: record.output_bytes ?? (logged.bytes || null),
+      awaiting_input: false,
+      ended_at: new Date().toISOString(),
+    });
+    store.markEnded(id);
+    report.interrupted.push(id);
+  }
+  return report;
+}
