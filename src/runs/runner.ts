@@ -179,7 +179,13 @@ export class Runner {
 
   private slotRequest(active: ActiveRun) {
     const { plan } = active;
-    return { runId: plan.runId, runtime: plan.resolved.runtime.name, maxGlobal: plan.maxConcurrent, maxRuntime: plan.maxRuntimeConcurrent };
+    return {
+      runId: plan.runId,
+      runtime: plan.resolved.runtime.name,
+      maxGlobal: plan.maxConcurrent,
+      maxRuntime: plan.maxRuntimeConcurrent,
+      parentRun: plan.lineage.parentRun,
+    };
   }
 
   /**
@@ -200,8 +206,8 @@ export class Runner {
       launches.push(this.launch(active).catch(() => undefined));
     }
     if (this.queue.length > 0 && !this.queueTimer) {
+      // Not unref'd: a process with queued runs (a CLI waiting for one) must live to start them.
       this.queueTimer = setInterval(() => void this.pump(), QUEUE_POLL_MS);
-      this.queueTimer.unref();
     } else if (this.queue.length === 0 && this.queueTimer) {
       clearInterval(this.queueTimer);
       this.queueTimer = undefined;

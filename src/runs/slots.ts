@@ -3,6 +3,10 @@
  * holds a lease file in slots/global/ and one in slots/<runtime>/. Leases are taken under a short
  * mutex (a directory, created atomically), and a lease whose fracta process died and whose child is
  * gone is taken over, so a crash never leaks a slot.
+ *
+ * A run spawned by a running agent, when no slot is free, borrows its parent's (slots/loans/): a
+ * parent that waits for its child must not wait behind itself. One loan per lender, so a chain of
+ * agents counts as one slot however deep it goes; siblings beyond the first queue as usual.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +20,8 @@ interface Lease {
   readonly run_id: string;
   readonly owner: ProcessIdentity;
   readonly child_pid: number | null;
+  /** For a loan: the run whose slot this is. */
+  readonly lender?: string;
 }
 
 export interface SlotRequest {
@@ -23,6 +29,8 @@ export interface SlotRequest {
   readonly runtime: string;
   readonly maxGlobal: number;
   readonly maxRuntime: number;
+  /** The run whose agent spawned this one, which may lend its slot. */
+  readonly parentRun?: string | null;
 }
 
 function sleepSync(ms: number): void {
@@ -59,35 +67,58 @@ export class SlotPool {
     }
   }
 
-  private live(folder: string): string[] {
+  /** The live leases of a folder (file name without .json → lease); dead holders' files are removed. */
+  private leases(folder: string): Map<string, Lease> {
+    const live = new Map<string, Lease>();
     let names: string[];
     try {
       names = fs.readdirSync(folder).filter((name) => name.endsWith('.json'));
     } catch {
-      return [];
+      return live;
     }
-    return names.filter((name) => {
+    for (const name of names) {
       const file = path.join(folder, name);
       try {
         const lease = JSON.parse(fs.readFileSync(file, 'utf8')) as Lease;
-        if (sameProcess(lease.owner) || (lease.child_pid !== null && groupAlive(lease.child_pid))) return true;
+        if (sameProcess(lease.owner) || (lease.child_pid !== null && groupAlive(lease.child_pid))) {
+          live.set(name.slice(0, -'.json'.length), lease);
+          continue;
+        }
       } catch {
         // unreadable: a lease cut short by a crash
       }
       fs.rmSync(file, { force: true });
-      return false;
-    });
+    }
+    return live;
   }
 
-  private folders(request: SlotRequest): [string, string] {
-    return [path.join(this.dir, 'global'), path.join(this.dir, `runtime-${request.runtime}`)];
+  private live(folder: string): string[] {
+    return [...this.leases(folder).keys()];
   }
 
-  /** Takes a global and a runtime slot for the run, or neither; true when taken. */
+  private folders(request: SlotRequest): string[] {
+    return [path.join(this.dir, 'global'), path.join(this.dir, `runtime-${request.runtime}`), path.join(this.dir, 'loans')];
+  }
+
+  /** Borrows the parent's slot when it holds one that is not lent already. */
+  private tryBorrow(request: SlotRequest): boolean {
+    const lender = request.parentRun;
+    if (!lender) return false;
+    const loansFolder = path.join(this.dir, 'loans');
+    const loans = this.leases(loansFolder);
+    const lenderHolds = this.leases(path.join(this.dir, 'global')).has(lender) || loans.has(lender);
+    if (!lenderHolds || [...loans.values()].some((loan) => loan.lender === lender)) return false;
+    fs.mkdirSync(loansFolder, { recursive: true });
+    const loan: Lease = { run_id: request.runId, owner: processIdentity(), child_pid: null, lender };
+    fs.writeFileSync(path.join(loansFolder, `${request.runId}.json`), JSON.stringify(loan));
+    return true;
+  }
+
+  /** Takes a global and a runtime slot for the run (or its parent's on loan); true when taken. */
   tryAcquire(request: SlotRequest): boolean {
     return this.withMutex(() => {
-      const [global, runtime] = this.folders(request);
-      if (this.live(global).length >= request.maxGlobal || this.live(runtime).length >= request.maxRuntime) return false;
+      const [global, runtime] = this.folders(request) as [string, string];
+      if (this.live(global).length >= request.maxGlobal || this.live(runtime).length >= request.maxRuntime) return this.tryBorrow(request);
       const lease: Lease = { run_id: request.runId, owner: processIdentity(), child_pid: null };
       for (const folder of [global, runtime]) {
         fs.mkdirSync(folder, { recursive: true });
@@ -99,11 +130,16 @@ export class SlotPool {
 
   /** Records the child's pid, so the slot stays taken while the child lives even if fracta dies. */
   setChild(request: SlotRequest, pid: number): void {
-    const lease: Lease = { run_id: request.runId, owner: processIdentity(), child_pid: pid };
     for (const folder of this.folders(request)) {
       const file = path.join(folder, `${request.runId}.json`);
+      let held: Lease;
+      try {
+        held = JSON.parse(fs.readFileSync(file, 'utf8')) as Lease;
+      } catch {
+        continue; // not a slot of this kind (a loan has no runtime slot, a slot no loan)
+      }
       const temporary = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(temporary, JSON.stringify(lease));
+      fs.writeFileSync(temporary, JSON.stringify({ ...held, child_pid: pid }));
       fs.renameSync(temporary, file);
     }
   }
