@@ -51,7 +51,7 @@ const randomCall = fc.record({
 /** Well-formed calls whose values are hostile: these get past the schema to the core. */
 const text = fc.oneof(hostile, fc.string({ minLength: 1 }));
 const wellFormedCall = fc.oneof(
-  fc.record(
+  { weight: 3, arbitrary: fc.record(
     {
       name: fc.constant('spawn'),
       arguments: fc.record(
@@ -59,12 +59,14 @@ const wellFormedCall = fc.oneof(
         { requiredKeys: ['task'] },
       ),
     },
-  ),
-  fc.record({ name: fc.constantFrom('wait', 'status', 'cancel', 'close'), arguments: fc.record({ run_id: text }) }),
-  fc.record({ name: fc.constant('send'), arguments: fc.record({ run_id: text, message: text }) }),
+  ) },
+  // Rare, since each of these really runs the stand-in agent.
+  { weight: 1, arbitrary: fc.record({ name: fc.constant('spawn'), arguments: fc.record({ task: text, runtime: fc.constant('echo-agent'), contract: text }, { requiredKeys: ['task', 'runtime'] }) }) },
+  { weight: 3, arbitrary: fc.record({ name: fc.constantFrom('wait', 'status', 'cancel', 'close'), arguments: fc.record({ run_id: text }) }) },
+  { weight: 3, arbitrary: fc.record({ name: fc.constant('send'), arguments: fc.record({ run_id: text, message: text }) }) },
 );
 
-const call = fc.oneof(randomCall, wellFormedCall);
+const call = fc.oneof({ weight: 3, arbitrary: randomCall }, { weight: 1, arbitrary: wellFormedCall });
 
 it('survives thousands of random and hostile tool calls', async () => {
   const escape = '/tmp/fracta-fuzz-escape';
@@ -90,7 +92,11 @@ it('survives thousands of random and hostile tool calls', async () => {
   // Some hostile calls were well-formed enough to start runs, and each got a folder of its own.
   expect(runs.length).toBeGreaterThan(10);
   for (const id of runs) expect(id).toMatch(/^\d{8}-\d{6}-\d{3}[0-9a-f]{5}$/);
-  // And it still serves.
-  const ok = await server.call('spawn', { task: 'still alive' });
-  expect((ok.structuredContent as { output: string }).output).toBe('echo: still alive');
+  // And it still serves, once the runs the fuzz queued are through.
+  const ok = await server.call('spawn', { task: 'still alive', wait_s: 0 });
+  let record = ok.structuredContent as { run_id: string; status: string; output: string };
+  while (record.status === 'queued' || record.status === 'running') {
+    record = (await server.call('wait', { run_id: record.run_id, timeout_s: 50 })).structuredContent as typeof record;
+  }
+  expect(record.output).toBe('echo: still alive');
 }, 240_000);
