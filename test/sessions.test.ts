@@ -160,3 +160,14 @@ it('shutdown between turns records the session as interrupted', async () => {
   const record = await fracta.status({ run_id: first.run_id });
   expect(record).toMatchObject({ status: 'interrupted', error: { code: 'server_stopped' }, resume_token: first.resume_token });
 });
+
+it('a turn ends on its result even when the process lingers; the lingering process is reaped', async () => {
+  const fracta = service();
+  const first = await fracta.spawn({ task: 'answer then @linger', runtime: 'turns', stream: true, wait_s: 20 });
+  expect(first).toMatchObject({ awaiting_input: true, output: 'echo: answer then @linger' });
+  const pid = first.pid!;
+  // kill_grace_s is 1: SIGTERM is ignored, SIGKILL follows.
+  await until(() => !alive(pid), 'the lingering turn to be reaped', 10_000);
+  const second = await fracta.send({ run_id: first.run_id, message: 'next', wait_s: 20 });
+  expect(second).toMatchObject({ turns_done: 2, output: 'echo: next' });
+});
