@@ -281,3 +281,15 @@ describe('checkCapabilities', () => {
     expect(warnings[0]).toContain('allowed_tools was not applied');
   });
 });
+
+describe('StreamMasker', () => {
+  it('masks a secret cut across pieces, and holds back only what could start one', async () => {
+    const { StreamMasker } = await import('../src/config/env.js');
+    const masker = new StreamMasker(['sk-secret-123']);
+    expect(masker.push('key=sk-sec')).toBe('key=');
+    expect(masker.push('ret-123 done\n')).toBe('*** done\n');
+    expect(masker.push('{"type":"result"}\n')).toBe('{"type":"result"}\n');
+    expect(masker.push('trailing s')).toBe('trailing ');
+    expect(masker.end()).toBe('s');
+  });
+});

@@ -82,24 +82,34 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
 }
 
 /**
- * Masks secrets in a stream of text that arrives in pieces: the last (longest secret - 1) characters
- * are held back, so a secret cut across two pieces is still found whole.
+ * Masks secrets in a stream of text that arrives in pieces. Only an end of a piece that could be the
+ * start of a secret is held back until the next piece (so a secret cut in two is still found whole);
+ * everything else passes at once, so a live agent's output is never delayed.
  */
 export class StreamMasker {
   private readonly secrets: string[];
-  private readonly hold: number;
+  private readonly longest: number;
   private carry = '';
 
   constructor(secrets: readonly string[]) {
     this.secrets = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
-    this.hold = Math.max(0, ...this.secrets.map((secret) => secret.length - 1));
+    this.longest = Math.max(0, ...this.secrets.map((secret) => secret.length));
   }
 
   push(text: string): string {
     const masked = maskSecrets(this.carry + text, this.secrets);
-    const cut = Math.max(0, masked.length - this.hold);
-    this.carry = masked.slice(cut);
-    return masked.slice(0, cut);
+    const hold = this.heldBack(masked);
+    this.carry = masked.slice(masked.length - hold);
+    return masked.slice(0, masked.length - hold);
+  }
+
+  /** The length of the longest end of `text` that is the beginning of some secret. */
+  private heldBack(text: string): number {
+    for (let length = Math.min(this.longest - 1, text.length); length > 0; length--) {
+      const end = text.slice(text.length - length);
+      if (this.secrets.some((secret) => secret.startsWith(end))) return length;
+    }
+    return 0;
   }
 
   end(): string {
