@@ -68,6 +68,7 @@ const COMMANDS: Record<string, Command> = {
     usage:
       'fracta spawn --task TEXT|- [--runtime NAME] [--model M] [--tier heavy|medium|light] [--contract TEXT]\n' +
       '             [--resume-token T | --resume-run RUN_ID] [--allowed-tool TOOL]... [--agent-mcp]\n' +
+      '             [--repo PATH [--base-branch B] [--branch NAME] [--workspace worktree|copy|inplace]]\n' +
       '             [--timeout SECONDS] [--cleanup keep|on_success|always] [--json] [--config PATH]\n' +
       '  --task -   reads the task from stdin (for long prompts)',
     options: {
@@ -81,6 +82,10 @@ const COMMANDS: Record<string, Command> = {
       'resume-run': { type: 'string' },
       'allowed-tool': { type: 'string', multiple: true },
       'agent-mcp': { type: 'boolean' },
+      repo: { type: 'string' },
+      'base-branch': { type: 'string' },
+      branch: { type: 'string' },
+      workspace: { type: 'string' },
       timeout: { type: 'string' },
       cleanup: { type: 'string' },
       json: { type: 'boolean' },
@@ -112,6 +117,10 @@ const COMMANDS: Record<string, Command> = {
         resume_run: values['resume-run'],
         allowed_tools: values['allowed-tool'],
         agent_mcp: values['agent-mcp'],
+        repo: values.repo,
+        base_branch: values['base-branch'],
+        branch: values.branch,
+        workspace: values.workspace,
         timeout_s: timeout,
         cleanup: values.cleanup,
       });
@@ -210,6 +219,19 @@ const COMMANDS: Record<string, Command> = {
       if (values.json) json(record);
       else print(`run ${record.run_id}: ${record.status}`);
       return record.status === 'succeeded' ? 0 : 1;
+    },
+  },
+  clean: {
+    summary: 'Remove the workspaces of runs that ended long enough ago (never a running one)',
+    usage: 'fracta clean [--older-than SECONDS] [--json]',
+    options: { ...common, 'older-than': { type: 'string' }, json: { type: 'boolean' } },
+    positionals: 0,
+    async run(values) {
+      const olderThan = values['older-than'];
+      const report = await (await service(values)).clean({ older_than_s: olderThan === undefined ? undefined : Number(olderThan) });
+      if (values.json) json(report);
+      else print(`removed ${report.removed.length} workspace(s)${report.failed.map((f) => `\n${f.run_id}: ${f.message}`).join('')}`);
+      return report.failed.length === 0 ? 0 : 1;
     },
   },
   cancel: {

@@ -7,6 +7,7 @@ import { CLEANUP_POLICIES, MODEL_TIERS, oneOf, strictObject } from './config/sch
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
 import { RUN_STATUSES } from './runs/record.js';
+import { WORKSPACE_MODES } from './workspace/repo.js';
 
 export const MAX_WAIT_S = 50;
 export const DEFAULT_WAIT_S = 20;
@@ -44,6 +45,12 @@ export const spawnRequestSchema = strictObject({
     .optional()
     .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional().describe('Remove the workspace when the run ends: keep, on_success, always.'),
+  repo: z.string().min(1).optional().describe('A local git repository (or, with workspace: copy, any folder) for the agent to work on.'),
+  base_branch: z.string().min(1).optional().describe("The branch (or commit) the run's worktree starts from (default: the repository's current branch)."),
+  branch: z.string().min(1).optional().describe('The new branch for the run (default: fracta/<task>-<id>).'),
+  workspace: oneOf(WORKSPACE_MODES, 'workspace mode')
+    .optional()
+    .describe('With repo: worktree (default; its own checkout and branch), copy (a plain folder), inplace (the checkout itself; unsafe for parallel runs).'),
 }, 'field');
 export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
 
@@ -75,6 +82,12 @@ export const runsRequestSchema = strictObject({
 }, 'field');
 
 export const emptyRequestSchema = strictObject({}, 'field');
+
+export const cleanRequestSchema = strictObject({
+  older_than_s: seconds({ positive: false })
+    .optional()
+    .describe('Remove the workspaces of runs that ended longer ago than this (default 86400, one day).'),
+}, 'field');
 
 /** Validates a request; the error names each bad field: `spawn.timeout_s: must be more than 0 seconds`. */
 export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {

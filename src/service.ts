@@ -17,12 +17,14 @@ import {
   runIdRequestSchema,
   runsRequestSchema,
   sendRequestSchema,
+  cleanRequestSchema,
   spawnRequestSchema,
   type SpawnRequest,
   waitRequestSchema,
 } from './requests.js';
 import type { RunRecord } from './runs/record.js';
 import { recoverRuns, type RecoveryReport } from './runs/recovery.js';
+import { cleanWorkspaces, type CleanReport } from './runs/clean.js';
 import { Runner } from './runs/runner.js';
 import { isRunId } from './runs/ids.js';
 import { RunStore } from './runs/store.js';
@@ -203,6 +205,13 @@ export class Fracta {
   async close(raw: unknown): Promise<RunRecord> {
     await this.ready();
     return this.runner.close(parseRequest(runIdRequestSchema, raw, 'close').run_id);
+  }
+
+  /** Removes the workspaces of runs that ended longer ago than older_than_s (default a day). */
+  async clean(raw: unknown): Promise<CleanReport> {
+    await this.ready();
+    const request = parseRequest(cleanRequestSchema, raw, 'clean');
+    return cleanWorkspaces(this.runner.store, (request.older_than_s ?? 86_400) * 1000);
   }
 
   async status(raw: unknown): Promise<RunRecord> {

@@ -91,7 +91,7 @@ describe('claude command line', () => {
     const spec = host().buildBatchCommand(input({ agentMcp: true }));
     expect(spec.args.slice(0, 6)).toEqual(['-p', '--output-format', 'json', '--mcp-config', '/ws/.fracta/mcp.json', '--strict-mcp-config']);
     const allowed = spec.args.slice(spec.args.indexOf('--allowedTools') + 1);
-    expect(allowed).toEqual(['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes'].map((tool) => `mcp__fracta__${tool}`));
+    expect(allowed).toEqual(['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean'].map((tool) => `mcp__fracta__${tool}`));
   });
 
   it('retry and traffic settings become claude environment variables', () => {

@@ -40,9 +40,16 @@ export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string 
 
 export function formatRuns(runs: RunRecord[]): string {
   if (runs.length === 0) return 'no runs';
-  const rows = [['RUN', 'STATUS', 'RUNTIME', 'STARTED', 'TASK']];
+  const rows = [['RUN', 'STATUS', 'RUNTIME', 'STARTED', 'BRANCH', 'TASK']];
   for (const run of runs) {
-    rows.push([run.run_id, run.status, run.runtime, run.created_at.replace('T', ' ').slice(0, 19), run.task_preview.replace(/\s+/g, ' ').slice(0, 50)]);
+    rows.push([
+      run.run_id,
+      run.status,
+      run.runtime,
+      run.created_at.replace('T', ' ').slice(0, 19),
+      run.git?.branch ?? '-',
+      run.task_preview.replace(/\s+/g, ' ').slice(0, 50),
+    ]);
   }
   return table(rows);
 }
@@ -60,6 +67,11 @@ export function formatRecord(record: RunRecord): string {
     `log:       ${record.stdout_path}`,
   ];
   if (record.resume_token) lines.push(`resume:    ${record.resume_token}`);
+  if (record.git) {
+    const { branch, base_branch, commits, uncommitted, diff } = record.git;
+    lines.push(`branch:    ${branch ?? '-'} (from ${base_branch ?? record.git.base_commit?.slice(0, 12) ?? '-'})`);
+    lines.push(`changes:   ${commits.length} commit(s), ${uncommitted.length} uncommitted, ${diff.files.length} file(s) +${diff.insertions} -${diff.deletions}`);
+  }
   if (record.error) lines.push(`error:     [${record.error.code}] ${record.error.message}`);
   for (const warning of record.warnings) lines.push(`warning:   ${warning}`);
   if (record.output) lines.push('', record.output);

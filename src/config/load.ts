@@ -108,6 +108,7 @@ export function parseConfig(raw: unknown, file: string | null): FractaConfig {
     secretEnv: agents.secret_env,
     inheritEnv: agents.inherit_env,
     cleanup: agents.workspace.cleanup,
+    allowedRepoRoots: agents.workspace.allowed_repo_roots?.map((root) => path.resolve(file === null ? process.cwd() : path.dirname(file), root)),
     runtimes,
   };
 }

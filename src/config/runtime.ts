@@ -42,5 +42,7 @@ export interface FractaConfig {
   readonly secretEnv: readonly string[];
   readonly inheritEnv: readonly string[] | undefined;
   readonly cleanup: CleanupPolicy;
+  /** Folders a spawn's repo must be under, when set. */
+  readonly allowedRepoRoots: readonly string[] | undefined;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
 }

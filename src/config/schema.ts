@@ -87,7 +87,10 @@ export const configSchema = strictObject({
     max_children: z.number().int('must be a whole number').min(1, 'must be at least 1').default(8),
     secret_env: z.array(envName).default([]),
     inherit_env: z.array(envName).optional(),
-    workspace: strictObject({ cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').default('keep') }).default({
+    workspace: strictObject({
+      cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').default('keep'),
+      allowed_repo_roots: z.array(z.string().min(1)).optional(),
+    }).default({
       cleanup: 'keep',
     }),
     // Each runtime is checked against its adapter's schema afterwards.

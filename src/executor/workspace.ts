@@ -4,6 +4,7 @@ import path from 'node:path';
 import { FractaError } from '../errors.js';
 import { FRACTA_DIR } from '../host/bootstrap.js';
 import type { SpawnPlan } from '../spawn/plan.js';
+import { createRepoWorkspace, removeRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 
 async function writeInside(workdir: string, relative: string, content: string): Promise<void> {
   const target = path.resolve(workdir, relative);
@@ -17,6 +18,7 @@ async function writeInside(workdir: string, relative: string, content: string): 
 export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
   const { workdir, bootstrap, command, request, resolved, fractaServer } = plan;
   try {
+    if (plan.repo && !plan.sharedWorkspace) await createRepoWorkspace(plan.repo, workdir);
     await fsp.mkdir(workdir, { recursive: true, mode: 0o700 });
     // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
     await writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n');
@@ -29,6 +31,9 @@ export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
   }
 }
 
-export async function removeWorkspace(workdir: string): Promise<void> {
+/** Removes a run's workspace (a repository one the git way); returns whether a branch with commits was kept. */
+export async function removeWorkspace(workdir: string, repo?: Pick<RepoWorkspace, 'mode' | 'repo' | 'branch' | 'baseCommit'> | null): Promise<boolean | null> {
+  if (repo) return removeRepoWorkspace(repo, workdir);
   await fsp.rm(workdir, { recursive: true, force: true });
+  return null;
 }

@@ -5,6 +5,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import {
+  cleanRequestSchema,
   emptyRequestSchema,
   MAX_WAIT_S,
   runIdRequestSchema,
@@ -38,6 +39,10 @@ export interface ToolDefinition {
 }
 
 const runsOutput = z.object({ runs: z.array(runRecordSchema) });
+const cleanOutput = z.object({
+  removed: z.array(z.string()).describe('runs whose workspace was removed'),
+  failed: z.array(z.object({ run_id: z.string(), message: z.string() })),
+});
 const runtimesOutput = z.object({
   default_runtime: z.string(),
   config_source: z.string().describe('the fracta.yaml in use, or "built-in defaults"'),
@@ -139,6 +144,19 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
       const runs = await fracta.runs(args);
       const text = runs.length ? runs.map((run) => summarize(run).split('\n')[0]).join('\n') : 'no runs';
       return structuredResult({ runs }, text);
+    },
+  },
+  {
+    name: 'clean',
+    title: 'Remove old workspaces',
+    description:
+      'Remove the workspaces of runs that ended more than older_than_s ago (default a day): a worktree is removed and pruned, its branch kept if it holds commits. Never touches a running run.',
+    input: cleanRequestSchema,
+    output: cleanOutput,
+    annotations: { destructiveHint: true, idempotentHint: true },
+    handler: async (args, { fracta }) => {
+      const report = await fracta.clean(args);
+      return structuredResult({ ...report }, `removed ${report.removed.length} workspace(s)${report.failed.length ? `; ${report.failed.length} could not be removed` : ''}`);
     },
   },
   {

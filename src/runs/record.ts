@@ -66,6 +66,25 @@ export const runRecordSchema = z.object({
   awaiting_input: z.boolean().default(false).describe('a live session whose last turn is done: send the next message, or close it'),
   turns_done: z.number().default(0).describe('turns finished in a live session'),
   events_path: z.string().nullable().default(null).describe('the normalized events of a streamed run (JSONL)'),
+  workspace_mode: z.enum(['fresh', 'worktree', 'copy', 'inplace', 'shared']).default('fresh').describe('what the workspace is: a fresh folder, a git worktree of repo, a copy, the checkout itself, or the workspace of the run resumed'),
+  git: z
+    .object({
+      repo: z.string(),
+      branch: z.string().nullable(),
+      base_branch: z.string().nullable(),
+      base_commit: z.string().nullable(),
+      commits: z.array(z.object({ sha: z.string(), subject: z.string() })),
+      uncommitted: z.array(z.object({ status: z.string(), path: z.string() })),
+      diff: z.object({
+        files: z.array(z.object({ path: z.string(), insertions: z.number().nullable(), deletions: z.number().nullable() })),
+        insertions: z.number(),
+        deletions: z.number(),
+      }),
+      branch_kept: z.boolean().nullable().describe('after cleanup: the branch was kept because it holds commits'),
+    })
+    .nullable()
+    .default(null)
+    .describe('for a run on a repository: its branch, the commits the agent made, what it left uncommitted, and a diff summary against the base'),
   owner_started: z.number().nullable().default(null).describe('start time of the fracta process that runs it (to tell a reused pid apart)'),
 });
 

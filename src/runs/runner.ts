@@ -10,6 +10,7 @@ import { asFractaError, FractaError } from '../errors.js';
 import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
 import { prepareWorkspace, removeWorkspace } from '../executor/workspace.js';
+import { summarizeChanges } from '../workspace/repo.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import type { LoggedEvent } from '../events.js';
 import type { StreamSpec } from '../host/host.js';
@@ -156,6 +157,19 @@ export class Runner {
       resumed_from: plan.resume?.fromRun ?? null,
       children: [],
       owner_started: processIdentity().started,
+      workspace_mode: plan.sharedWorkspace ? 'shared' : (plan.repo?.mode ?? 'fresh'),
+      git: plan.repo?.baseCommit
+        ? {
+            repo: plan.repo.repo,
+            branch: plan.repo.branch,
+            base_branch: plan.repo.baseBranch,
+            base_commit: plan.repo.baseCommit,
+            commits: [],
+            uncommitted: [],
+            diff: { files: [], insertions: 0, deletions: 0 },
+            branch_kept: null,
+          }
+        : null,
       stream: isStreamSpec(plan.command),
       awaiting_input: false,
       turns_done: 0,
@@ -393,11 +407,18 @@ export class Runner {
     active.gate(job);
   }
 
-  /** Cleans up per policy and writes the terminal record. */
+  /** Reads back what the agent changed in a repository workspace, then cleans up per policy, then writes the terminal record. */
   private async finish(active: ActiveRun, record: RunRecord): Promise<RunRecord> {
     const { plan } = active;
-    let final = record;
     clearTimeout(active.silence);
+    let final = record;
+    if (plan.repo && active.prepared && final.git) {
+      const changes = await summarizeChanges(plan.repo, final.workspace).catch((error: Error) => {
+        final = { ...final, warnings: [...final.warnings, `could not read what the agent changed: ${error.message}`] };
+        return null;
+      });
+      if (changes) final = { ...final, git: { ...final.git!, ...changes } };
+    }
     let remove = record.cleanup === 'always' || (record.cleanup === 'on_success' && record.status === 'succeeded');
     if (plan.sharedWorkspace || !active.prepared) remove = false; // it belongs to the run that started the session, or was never made
     else if (remove && record.cleanup === 'on_success' && record.resume_token && plan.resolved.host.resumeInSameWorkdir) {
@@ -407,10 +428,13 @@ export class Runner {
         warnings: [...final.warnings, `the workspace was kept: runtime "${record.runtime}" resumes its session only from it (cleanup: always removes it anyway)`],
       };
     }
+    // fracta's own folder never stays in a user's checkout.
+    if (plan.repo?.mode === 'inplace' && active.prepared) remove = true;
     if (remove) {
       try {
-        await removeWorkspace(record.workspace);
-        final = { ...final, workspace_removed: true };
+        const kept = await removeWorkspace(record.workspace, plan.repo);
+        // An inplace run's workspace is the user's checkout: only fracta's own folder goes.
+        final = { ...final, workspace_removed: plan.repo?.mode !== 'inplace', ...(final.git ? { git: { ...final.git, branch_kept: kept } } : {}) };
       } catch (error) {
         final = { ...final, warnings: [...final.warnings, `the workspace could not be removed: ${(error as Error).message}`] };
       }

@@ -13,6 +13,7 @@ import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSp
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../runs/ids.js';
+import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 
 /** Where a run sits in a chain of agents spawning agents. */
 export interface Lineage {
@@ -39,6 +40,8 @@ export interface SpawnPlan {
   readonly workdir: string;
   /** The workspace belongs to an earlier run (a resume): this run never removes it. */
   readonly sharedWorkspace: boolean;
+  /** A workspace on the user's repository (worktree, copy or inplace); undefined: a fresh folder. */
+  readonly repo: RepoWorkspace | undefined;
   readonly resume: ResumeTarget | undefined;
   readonly lineage: Lineage;
   readonly bootstrap: BootstrapFile;
@@ -154,7 +157,29 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     depth: context.parent.depth,
   };
   const sharedWorkspace = resume?.workdir !== undefined;
-  const workdir = resume?.workdir ?? context.workspaceFor(runId);
+  if (request.workspace !== undefined && request.repo === undefined) {
+    throw new FractaError('invalid_input', 'workspace: a workspace mode needs repo (the folder to work on)', 'workspace');
+  }
+  if ((request.base_branch !== undefined || request.branch !== undefined) && request.repo === undefined) {
+    throw new FractaError('invalid_input', `${request.branch !== undefined ? 'branch' : 'base_branch'}: needs repo (the repository to branch from)`, request.branch !== undefined ? 'branch' : 'base_branch');
+  }
+  if (sharedWorkspace && request.repo !== undefined) {
+    throw new FractaError('invalid_input', "repo: a resumed session runs in its first run's workspace; leave repo out when resuming", 'repo');
+  }
+  const repo =
+    request.repo === undefined
+      ? undefined
+      : await planRepoWorkspace({
+          repo: request.repo,
+          baseBranch: request.base_branch,
+          branch: request.branch,
+          mode: request.workspace,
+          task: request.task,
+          runId,
+          allowedRoots: config.allowedRepoRoots,
+        });
+  if (repo) warnings.push(...repo.warnings);
+  const workdir = resume?.workdir ?? (repo?.mode === 'inplace' ? repo.repo : context.workspaceFor(runId));
   const bootstrap = host.bootstrap(request.task, undefined, request.contract);
   // What the child needs to know to spawn grandchildren in the same chain and state folder.
   const env: Record<string, string> = {
@@ -193,6 +218,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     model: choice.model,
     workdir,
     sharedWorkspace,
+    repo,
     resume,
     lineage,
     bootstrap,

@@ -1,0 +1,49 @@
+/** Running git: an argument array (never a shell), a clear error with git's own words on failure. */
+import { execFile } from 'node:child_process';
+import { FractaError, type ErrorCode } from '../errors.js';
+
+export interface GitResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+export function gitRaw(cwd: string, args: readonly string[]): Promise<GitResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'git',
+      [...args],
+      // No prompts, no pager, no user hooks asking for input: fracta runs unattended.
+      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C' } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 128) : 0;
+        resolve({ stdout: String(stdout), stderr: String(stderr), code });
+      },
+    );
+  });
+}
+
+export async function git(cwd: string, args: readonly string[], code: ErrorCode = 'workspace_failed'): Promise<string> {
+  const result = await gitRaw(cwd, args);
+  if (result.code !== 0) {
+    throw new FractaError(code, `git ${args.join(' ')} failed: ${result.stderr.trim() || `exit ${result.code}`}`);
+  }
+  return result.stdout;
+}
+
+/** Whether git says another git is holding a lock we need (worth a retry). */
+export function isLockContention(stderr: string): boolean {
+  return /index\.lock|\.lock'?: File exists|could not lock|unable to create .*\.lock|is locked|another git process/i.test(stderr);
+}
+
+/** Runs a git command, retrying while other gits hold the repository's locks. */
+export async function gitRetrying(cwd: string, args: readonly string[], tries = 20): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await gitRaw(cwd, args);
+    if (result.code === 0) return result.stdout;
+    if (attempt >= tries || !isLockContention(result.stderr)) {
+      throw new FractaError('workspace_failed', `git ${args.join(' ')} failed: ${result.stderr.trim() || `exit ${result.code}`}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30 * attempt));
+  }
+}
