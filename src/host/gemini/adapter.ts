@@ -1,30 +1,160 @@
 /**
- * The `gemini` host. (Placeholder while the adapter is being written: it validates no options of its
- * own and refuses to run.)
+ * The `gemini` host: Gemini CLI at the Full-Agent tier. Batch runs use `--output-format json`,
+ * streamed runs `--output-format stream-json`. Gemini has no live input protocol in headless mode,
+ * so a streamed session is one process per turn: the prompt goes on stdin, the process ends with its
+ * turn, and the next message resumes the session (`--resume`) from the same workspace, the only
+ * folder gemini finds it from. Each run has its own GEMINI_CLI_HOME in the workspace (see home.ts),
+ * whose settings.json gives the child its MCP servers, trusted, and keeps the user's login.
  */
-import { FractaError } from '../../errors.js';
+import os from 'node:os';
+import { z } from 'zod';
+import { resolveChildEnv } from '../../config/env.js';
+import { oneOf, strictObject } from '../../config/schema.js';
+import type { RuntimeConfig } from '../../config/runtime.js';
+import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
 import type { AdapterDefinition } from '../adapters.js';
-import { NO_CAPABILITIES, StreamNotSupported, type Host } from '../host.js';
+import { defaultBootstrap } from '../bootstrap.js';
+import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions } from '../host.js';
+import { geminiArgv, type OutputFormat } from './argv.js';
+import { IGNORE_FILE, readUserSettings, userHome, writeRunHome } from './home.js';
+import { APPROVAL_MODES } from './permissions.js';
+import { geminiFailureFromStderr, isGeminiJson, lastJsonObject, resultFromGeminiJson } from './result.js';
+import { AUTH_TYPES, childSettings } from './settings.js';
+import { geminiStreamParser } from './stream.js';
 
-export const geminiAdapter: AdapterDefinition<Record<string, never>> = {
+/** The result object is small; a larger output is not gemini's JSON. */
+const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+/** The error object comes last on stderr, after a stack trace. */
+const STDERR_TAIL_CHARS = 64 * 1024;
+
+const serverName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
+
+const optionsShape = {
+  command: z.string().min(1).default('gemini'),
+  permissions: strictObject({
+    approval_mode: oneOf(APPROVAL_MODES, 'approval mode').optional(),
+    allowed_tools: z.array(z.string().min(1)).optional(),
+    exclude_tools: z.array(z.string().min(1)).optional(),
+  }).optional(),
+  mcp_servers: z
+    .record(
+      serverName,
+      strictObject({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}) }),
+    )
+    .default({}),
+  /** security.auth.selectedType; by default the user's own, or gemini-api-key with a key and a base URL. */
+  auth_type: oneOf(AUTH_TYPES, 'auth type').optional(),
+  /** Merged into the child's settings.json over fracta's defaults (MCP servers go in mcp_servers). */
+  settings: z.record(z.string(), z.unknown()).default({}),
+  /** privacy.usageStatisticsEnabled: off by default, so a child contacts nothing but its model endpoint. */
+  usage_statistics: z.boolean().default(false),
+  /** general.enableAutoUpdate(Notification): a child never updates the CLI under a running fracta. */
+  auto_update: z.boolean().default(false),
+  /** general.maxAttempts (1–10, gemini's default 10, with backoff from 5 s): how often a 429/5xx is retried. */
+  max_attempts: z.number().int('must be a whole number').min(1).max(10).optional(),
+  /** general.retryFetchErrors: false makes an unreachable endpoint fail at once instead of after minutes. */
+  retry_fetch_errors: z.boolean().optional(),
+  extra_args: z.array(z.string()).default([]),
+};
+export type GeminiOptions = z.infer<z.ZodObject<typeof optionsShape>>;
+
+function check(options: GeminiOptions): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  if (FRACTA_SERVER_NAME in options.mcp_servers) {
+    problems.push(['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]);
+  }
+  if ('mcpServers' in options.settings) problems.push(['settings', 'give MCP servers in mcp_servers, which fracta writes trusted for every run']);
+  const commas = (options.permissions?.allowed_tools ?? []).filter((tool) => tool.includes(','));
+  if (commas.length > 0) problems.push(['permissions.allowed_tools', `gemini splits tool names at commas: name ${commas.map((t) => `"${t}"`).join(', ')} as separate entries`]);
+  return problems;
+}
+
+class GeminiHost implements Host {
+  readonly adapter = 'gemini';
+  readonly resumeInSameWorkdir = true;
+
+  constructor(private readonly runtime: RuntimeConfig<GeminiOptions>) {}
+
+  capabilities(): Capabilities {
+    return { stream: true, resumeToken: true, agentMcp: true, toolPermissions: true };
+  }
+
+  command(): string {
+    return this.runtime.options.command;
+  }
+
+  bootstrap = defaultBootstrap;
+
+  private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
+    return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
+  }
+
+  /**
+   * The environment the child gets (fracta's with the runtime's env), to find the user's gemini home.
+   * (writeWorkspace is not given the child's env; agents.inherit_env is not seen here, runtime.inherit_env is.)
+   */
+  private childEnv(): Record<string, string | undefined> {
+    try {
+      return resolveChildEnv(this.runtime, process.env, { inherit: this.runtime.inheritEnv, secretNames: [] }).env;
+    } catch {
+      return { ...process.env };
+    }
+  }
+
+  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
+    const { options: o } = this.runtime;
+    const env = this.childEnv();
+    const from = userHome(env, os.homedir());
+    const settings = childSettings({
+      user: await readUserSettings(from),
+      env,
+      authType: o.auth_type,
+      usageStatistics: o.usage_statistics,
+      autoUpdate: o.auto_update,
+      maxAttempts: o.max_attempts,
+      retryFetchErrors: o.retry_fetch_errors,
+      excludeTools: o.permissions?.exclude_tools,
+      runtimeSettings: o.settings,
+      mcpServers: this.mcpServers(options.fractaServer),
+      ignoreFile: IGNORE_FILE,
+    });
+    await writeRunHome(workdir, from, settings);
+  }
+
+  private build(input: CommandInput, format: OutputFormat) {
+    const names = Object.keys(this.mcpServers(undefined));
+    if (input.agentMcp) names.push(FRACTA_SERVER_NAME);
+    return geminiArgv(this.runtime.name, this.runtime.options, input, format, names);
+  }
+
+  buildBatchCommand(input: CommandInput): CommandSpec {
+    const { args, env, warnings } = this.build(input, 'json');
+    return { command: this.runtime.options.command, args, env, stdin: input.prompt, ...(warnings.length ? { warnings } : {}) };
+  }
+
+  parseBatchOutput: Host['parseBatchOutput'] = (stdout, exit) => {
+    const text = stdout.readText(MAX_RESULT_BYTES);
+    if (text === null) throw new OutputParseError(`gemini printed ${stdout.bytes} bytes, which is not one result object`);
+    const printed = text.trim() ? lastJsonObject(text) : undefined;
+    if (printed && isGeminiJson(printed)) return resultFromGeminiJson(printed);
+    // On failure gemini prints nothing on stdout and its error object last on stderr.
+    const failure = lastJsonObject(exit.stderr.tail(STDERR_TAIL_CHARS));
+    if (failure && isGeminiJson(failure) && failure.error) return resultFromGeminiJson(failure);
+    throw new OutputParseError(`expected gemini's JSON result object, got: ${text.trim().slice(0, 200) || '(nothing)'}`);
+  };
+
+  explainFailure = geminiFailureFromStderr;
+
+  buildStreamCommand(input: CommandInput): StreamSpec {
+    const { args, env, warnings } = this.build(input, 'stream-json');
+    // No encodeMessage: each follow-up is a new process resuming the session.
+    return { command: this.runtime.options.command, args, env, stdin: input.prompt, parser: geminiStreamParser(), ...(warnings.length ? { warnings } : {}) };
+  }
+}
+
+export const geminiAdapter: AdapterDefinition<GeminiOptions> = {
   name: 'gemini',
-  optionsShape: {},
-  create: (runtime): Host => {
-    const unavailable = (): never => {
-      throw new FractaError('config_invalid', `the gemini adapter is not available yet (runtime "${runtime.name}")`);
-    };
-    return {
-      adapter: 'gemini',
-      resumeInSameWorkdir: false,
-      capabilities: () => NO_CAPABILITIES,
-      command: () => 'gemini',
-      writeWorkspace: async () => undefined,
-      bootstrap: unavailable,
-      buildBatchCommand: unavailable,
-      parseBatchOutput: unavailable,
-      buildStreamCommand: () => {
-        throw new StreamNotSupported(runtime.name);
-      },
-    };
-  },
+  optionsShape,
+  check,
+  create: (runtime) => new GeminiHost(runtime),
 };

@@ -1,0 +1,75 @@
+/**
+ * The per-run GEMINI_CLI_HOME. Gemini reads MCP servers only from settings.json, so each run gets a
+ * home of its own under the workspace's .fracta/ folder: the user's settings and servers stay
+ * untouched, the child sees only the servers fracta gives it, and its session store lives with the
+ * workspace its sessions resume from. The user's login is carried over by linking their credential
+ * files (links, not copies, so a token the child refreshes is refreshed for the user too).
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { FRACTA_DIR } from '../bootstrap.js';
+import { parseSettings } from './settings.js';
+
+/** GEMINI_CLI_HOME of a run, relative to its workspace; gemini keeps everything in its .gemini/ folder. */
+export const HOME_DIR = `${FRACTA_DIR}/gemini`;
+/** Keeps the agent's file tools out of fracta's folder, where the credential links are. */
+export const IGNORE_FILE = `${FRACTA_DIR}/gemini-ignore`;
+
+/** Files in ~/.gemini that hold a login or identity (OAuth, the encrypted keychain file, MCP OAuth tokens, .env). */
+export const AUTH_FILES = [
+  'oauth_creds.json',
+  'google_accounts.json',
+  'gemini-credentials.json',
+  'mcp-oauth-tokens.json',
+  'a2a-oauth-tokens.json',
+  'installation_id',
+  '.env',
+] as const;
+
+export function runHome(workdir: string): string {
+  return path.join(workdir, HOME_DIR);
+}
+
+/** The folder whose .gemini/ holds the user's own gemini settings and login: what gemini itself would use. */
+export function userHome(env: Readonly<Record<string, string | undefined>>, fallback: string): string {
+  return env.GEMINI_CLI_HOME || env.HOME || fallback;
+}
+
+/** The user's settings.json, or {} when there is none or it cannot be read. */
+export async function readUserSettings(home: string): Promise<Record<string, unknown>> {
+  try {
+    return parseSettings(await fsp.readFile(path.join(home, '.gemini', 'settings.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/** Links `target` at `link`, replacing whatever an earlier run of the same workspace left there. */
+async function relink(target: string, link: string): Promise<void> {
+  let real: string;
+  try {
+    // The real file: a home that is itself a run's home (a gemini child spawning through fracta) links through.
+    real = await fsp.realpath(target);
+  } catch {
+    return; // the user has no such file
+  }
+  if (path.resolve(real) === path.resolve(link)) return;
+  await fsp.rm(link, { force: true });
+  await fsp.symlink(real, link);
+}
+
+/** Writes the run's home: settings.json, links to the user's credential files, and the ignore file. */
+export async function writeRunHome(workdir: string, fromHome: string, settings: Record<string, unknown>): Promise<void> {
+  const home = runHome(workdir);
+  const dotGemini = path.join(home, '.gemini');
+  await fsp.mkdir(dotGemini, { recursive: true, mode: 0o700 });
+  await fsp.chmod(home, 0o700);
+  if (path.resolve(fromHome) !== path.resolve(home)) {
+    for (const file of AUTH_FILES) await relink(path.join(fromHome, '.gemini', file), path.join(dotGemini, file));
+    // gemini also reads <home>/.env, where home is GEMINI_CLI_HOME.
+    await relink(path.join(fromHome, '.env'), path.join(home, '.env'));
+  }
+  await fsp.writeFile(path.join(dotGemini, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
+  await fsp.writeFile(path.join(workdir, IGNORE_FILE), `${FRACTA_DIR}/\n`, { mode: 0o600 });
+}
+
