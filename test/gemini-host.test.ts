@@ -173,7 +173,8 @@ describe('gemini per-run home', () => {
       retry_fetch_errors: false,
       permissions: { exclude_tools: ['google_web_search'] },
     });
-    await gemini.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: fracta });
+    const env = { GEMINI_CLI_HOME: home };
+    await gemini.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: fracta, env });
 
     const runHome = path.join(workdir, '.fracta/gemini');
     expect(fs.statSync(runHome).mode & 0o777).toBe(0o700);
@@ -199,7 +200,7 @@ describe('gemini per-run home', () => {
     expect(fs.readFileSync(path.join(workdir, '.fracta/gemini-ignore'), 'utf8')).toBe('.fracta/\n');
 
     // A resume in the same workspace writes it again (new servers), links and all.
-    await gemini.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined });
+    await gemini.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined, env });
     const again = JSON.parse(fs.readFileSync(path.join(runHome, '.gemini/settings.json'), 'utf8'));
     expect(Object.keys(again.mcpServers)).toEqual(['docs']);
     expect(fs.readFileSync(path.join(runHome, '.gemini/oauth_creds.json'), 'utf8')).toContain('user-token');
@@ -208,10 +209,8 @@ describe('gemini per-run home', () => {
   it('a key and a base URL with no auth choice mean the Gemini API key (gemini would pick "gateway" and refuse it)', async () => {
     const home = userHome({});
     const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host({ env: { GEMINI_CLI_HOME: home, GEMINI_API_KEY: 'k', GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:9' } }).writeWorkspace(workdir, {
-      allowedTools: undefined,
-      fractaServer: undefined,
-    });
+    const env = { GEMINI_CLI_HOME: home, GEMINI_API_KEY: 'k', GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:9' };
+    await host({ env }).writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined, env });
     const settings = JSON.parse(fs.readFileSync(path.join(workdir, '.fracta/gemini/.gemini/settings.json'), 'utf8'));
     expect(settings.security).toEqual({ auth: { selectedType: 'gemini-api-key' } });
     expect(settings.mcpServers).toBeUndefined();
@@ -220,13 +219,11 @@ describe('gemini per-run home', () => {
   it('auth_type wins over the user\'s choice; a home made by an earlier run links through to the user\'s files', async () => {
     const home = userHome({ security: { auth: { selectedType: 'oauth-personal', enforcedType: 'oauth-personal' } } });
     const first = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host({ env: { GEMINI_CLI_HOME: home } }).writeWorkspace(first, { allowedTools: undefined, fractaServer: undefined });
+    await host({ env: { GEMINI_CLI_HOME: home } }).writeWorkspace(first, { allowedTools: undefined, fractaServer: undefined, env: { GEMINI_CLI_HOME: home } });
     // A gemini child that spawns through fracta passes its own per-run home on.
     const second = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host({ env: { GEMINI_CLI_HOME: path.join(first, '.fracta/gemini') }, auth_type: 'vertex-ai' }).writeWorkspace(second, {
-      allowedTools: undefined,
-      fractaServer: undefined,
-    });
+    const childHome = { GEMINI_CLI_HOME: path.join(first, '.fracta/gemini') };
+    await host({ env: childHome, auth_type: 'vertex-ai' }).writeWorkspace(second, { allowedTools: undefined, fractaServer: undefined, env: childHome });
     const settings = JSON.parse(fs.readFileSync(path.join(second, '.fracta/gemini/.gemini/settings.json'), 'utf8'));
     expect(settings.security.auth).toEqual({ selectedType: 'vertex-ai', enforcedType: 'oauth-personal' });
     expect(fs.readlinkSync(path.join(second, '.fracta/gemini/.gemini/oauth_creds.json'))).toBe(fs.realpathSync(path.join(home, '.gemini/oauth_creds.json')));

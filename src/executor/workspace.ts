@@ -22,7 +22,7 @@ export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
     await fsp.mkdir(workdir, { recursive: true, mode: 0o700 });
     // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
     await writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n');
-    await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, fractaServer });
+    await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, fractaServer, env: plan.childEnv.env });
     if (bootstrap.fileName) await writeInside(workdir, bootstrap.fileName, bootstrap.fileContent);
     for (const file of command.files ?? []) await writeInside(workdir, file.path, file.content);
   } catch (error) {

@@ -142,6 +142,8 @@ export class StreamNotSupported extends FractaError {
 
 export interface WorkspaceOptions {
   readonly allowedTools: readonly string[] | undefined;
+  /** The child's environment, as the run will start it. */
+  readonly env: Readonly<Record<string, string>>;
   /** Set when the request asked for agent_mcp: fracta's own server, to be given to the child. */
   readonly fractaServer: McpServerEntry | undefined;
 }

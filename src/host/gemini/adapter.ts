@@ -8,7 +8,6 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { resolveChildEnv } from '../../config/env.js';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
@@ -89,21 +88,10 @@ class GeminiHost implements Host {
     return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
   }
 
-  /**
-   * The environment the child gets (fracta's with the runtime's env), to find the user's gemini home.
-   * (writeWorkspace is not given the child's env; agents.inherit_env is not seen here, runtime.inherit_env is.)
-   */
-  private childEnv(): Record<string, string | undefined> {
-    try {
-      return resolveChildEnv(this.runtime, process.env, { inherit: this.runtime.inheritEnv, secretNames: [] }).env;
-    } catch {
-      return { ...process.env };
-    }
-  }
-
   async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
     const { options: o } = this.runtime;
-    const env = this.childEnv();
+    // The child's environment, to find the user's own gemini home and auth.
+    const env = options.env;
     const from = userHome(env, os.homedir());
     const settings = childSettings({
       user: await readUserSettings(from),
