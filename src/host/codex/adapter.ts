@@ -22,13 +22,23 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
 
+/**
+ * The runtime keys of a codex runtime in fracta.yaml. Defaults keep a run offline-safe and failing fast
+ * where that costs a real user nothing; the rest is codex's own behaviour unless set.
+ */
 const optionsShape = {
   command: z.string().min(1).default('codex'),
+  /**
+   * sandbox: codex's --sandbox (exec's default is read-only); network_access: network for commands in the
+   * workspace-write sandbox; allowed_tools: the ceiling of tools (exec_command, web_search, mcp__<server>…)
+   * that a request's allowed_tools may narrow.
+   */
   permissions: strictObject({
     sandbox: oneOf(SANDBOX_MODES, 'sandbox mode').optional(),
     network_access: z.boolean().optional(),
     allowed_tools: z.array(z.string().min(1)).optional(),
   }).optional(),
+  /** Extra MCP servers for every run (approved; required: codex waits for them and fails if one cannot start). */
   mcp_servers: z
     .record(
       name,
@@ -40,17 +50,25 @@ const optionsShape = {
       }),
     )
     .default({}),
+  /** A Responses API of your own (a proxy, a gateway, a local server) instead of codex's configured provider. */
   provider: strictObject({
     id: name.default('custom'),
     name: z.string().min(1).optional(),
     base_url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL'),
+    /** The environment variable that holds its API key (set it in env:). */
     env_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    /** codex's request_max_retries and stream_max_retries for it: 0 fails at the first error. */
     max_retries: z.number().int('must be a whole number').nonnegative().optional(),
   }).optional(),
+  /** Usage analytics (ab.chatgpt.com); off unless set to true. */
   analytics: z.boolean().default(false),
+  /** false turns codex's plugins off (they sync from github.com and chatgpt.com at every start); unset: codex's default. */
   plugins: z.boolean().optional(),
+  /** true lets codex wait for the network forever when the API is unreachable (its default); fracta's default fails instead. */
   unbounded_retries: z.boolean().default(false),
+  /** Skip $CODEX_HOME/config.toml (its MCP servers, profiles, providers); the login in CODEX_HOME is still used. */
   ignore_user_config: z.boolean().default(false),
+  /** Any other codex setting, as `-c key=value` (a dotted key and a value that TOML can hold). */
   config: z.record(z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a dotted key such as model_reasoning_effort or tools.x'), z.unknown()).default({}),
   extra_args: z.array(z.string()).default([]),
 };
@@ -107,9 +125,10 @@ class CodexHost implements Host {
   parseBatchOutput: Host['parseBatchOutput'] = (stdout) => {
     const text = stdout.readText(MAX_OUTPUT_BYTES);
     if (text === null) throw new OutputParseError(`codex printed ${stdout.bytes} bytes, more than fracta reads for one result`);
-    const { result } = foldCodexOutput(text);
+    const result = foldCodexOutput(text);
     if (result) return result;
-    throw new OutputParseError(`expected codex's JSONL ending in turn.completed or turn.failed, got: ${text.trim().slice(-300) || '(nothing)'}`);
+    const last = text.trim().split('\n').at(-1)?.slice(0, 300);
+    throw new OutputParseError(`expected codex's JSONL ending in turn.completed or turn.failed; its last line: ${last || '(nothing)'}`);
   };
 
   explainFailure = codexFailureFromStderr;

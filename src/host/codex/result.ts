@@ -11,7 +11,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   unknown_model: "pick a model the provider serves (model, model_tiers or the spawn's model)",
   api_unreachable: "check the provider's base_url and the network; provider.max_retries in fracta.yaml bounds how long codex retries",
   rate_limited: 'wait and retry, or use a smaller model tier',
-  api_error: 'the API refused or failed the request; its message says why',
+  api_error: "the API answered with an error: retry when it is the server's (5xx, high demand), else check the provider's base_url and the model",
   session_not_found: "resume with the thread_id of a codex session kept in the runtime's CODEX_HOME (resume_run finds it for you)",
   config_invalid: "fix the runtime's settings in fracta.yaml",
 };
@@ -26,9 +26,10 @@ export function classifyCodexError(message: string): ErrorCode {
   if (/\b(401|403)\b|unauthorized|forbidden|incorrect api key|invalid api key|missing environment variable|not logged in|authentication/i.test(message)) return 'auth_failed';
   if (/model .*(does not exist|not found|not supported)|model_not_found|unknown model/i.test(message)) return 'unknown_model';
   if (/\b429\b|rate limit|too many requests|quota/i.test(message)) return 'rate_limited';
-  if (/connection failed|error sending request|failed to lookup address|connection refused|stream disconnected|timed out|network/i.test(message)) return 'api_unreachable';
+  if (/connection failed|error sending request|failed to lookup address|connection refused|connection reset|timed out|waiting for network/i.test(message)) return 'api_unreachable';
   if (/no rollout found|thread not found|no session|session .*not found/i.test(message)) return 'session_not_found';
-  if (/unexpected status|high demand|\{"error"|server error|bad request|internal error/i.test(message)) return 'api_error';
+  // "stream disconnected before completion: <message>" is how codex reports a response.failed event.
+  if (/unexpected status|high demand|\{"error"|stream disconnected|server error|bad request|internal error/i.test(message)) return 'api_error';
   return 'agent_error';
 }
 

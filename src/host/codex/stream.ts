@@ -10,6 +10,10 @@ import { codexError } from './result.js';
 
 type Item = Record<string, unknown> & { id?: unknown; type?: unknown };
 
+/**
+ * How a write the read-only sandbox stopped shows in a command's output. Best effort: codex now and then
+ * prints no item at all for such a command (openai/codex#47433), and then there is nothing to see.
+ */
 const SANDBOX_BLOCKED = /read-only file system/i;
 
 function text(value: unknown): string {
@@ -39,8 +43,6 @@ function toolCall(item: Item): { name: string; input: unknown } | undefined {
       return { name: 'apply_patch', input: { changes: item.changes ?? [] } };
     case 'web_search':
       return { name: 'web_search', input: { query: item.query } };
-    case 'collab_tool_call':
-      return { name: text(item.tool) || 'collab_tool_call', input: item };
     default:
       return undefined;
   }
@@ -82,22 +84,14 @@ function addUsage(total: Usage | undefined, more: Usage): Usage {
   return sum;
 }
 
-export interface CodexParser extends StreamParser {
-  /** The session id, once `thread.started` was seen. */
-  readonly threadId: string | undefined;
-  /** Whether a turn ended (completed or failed). */
-  readonly ended: boolean;
-}
-
 /** One parser per process: it remembers the thread, the turn's last answer and its warnings. */
-export function codexStreamParser(model?: string): CodexParser {
+export function codexStreamParser(model?: string): StreamParser {
   let threadId: string | undefined;
   let answer = '';
   let usage: Usage | undefined;
   let warnings: string[] = [];
   let blocked: string[] = [];
   let lastError: string | undefined;
-  let ended = false;
   const started = new Set<string>();
 
   const finish = (failure: string | undefined): Result => {
@@ -116,7 +110,6 @@ export function codexStreamParser(model?: string): CodexParser {
       ...(usage ? { usage } : {}),
       warnings: allWarnings,
     };
-    ended = true;
     answer = '';
     usage = undefined;
     warnings = [];
@@ -154,12 +147,6 @@ export function codexStreamParser(model?: string): CodexParser {
   };
 
   return {
-    get threadId() {
-      return threadId;
-    },
-    get ended() {
-      return ended;
-    },
     line(line: string): AgentEvent[] {
       let object: Record<string, unknown>;
       try {
@@ -172,9 +159,6 @@ export function codexStreamParser(model?: string): CodexParser {
         case 'thread.started':
           threadId = typeof object.thread_id === 'string' ? object.thread_id : threadId;
           return [{ type: 'init', ...(threadId ? { session_id: threadId } : {}), ...(model ? { model } : {}) }];
-        case 'turn.started':
-          ended = false;
-          return [];
         case 'item.started':
         case 'item.updated':
         case 'item.completed': {
@@ -183,9 +167,8 @@ export function codexStreamParser(model?: string): CodexParser {
           return onItem(object.type === 'item.started' ? 'started' : object.type === 'item.updated' ? 'updated' : 'completed', item);
         }
         case 'turn.completed': {
-          const turnUsage = usageOf(object.usage);
-          if (turnUsage) usage = addUsage(usage, turnUsage);
-          const events: AgentEvent[] = turnUsage ? [{ type: 'usage', usage: turnUsage }] : [];
+          usage = usageOf(object.usage);
+          const events: AgentEvent[] = usage ? [{ type: 'usage', usage }] : [];
           return [...events, { type: 'result', result: finish(undefined) }];
         }
         case 'turn.failed': {
@@ -207,8 +190,8 @@ export function codexStreamParser(model?: string): CodexParser {
 }
 
 /** The batch path: the stream parser over the whole output; the last turn's result stands. */
-export function foldCodexOutput(text: string, model?: string): { result: Result | undefined; threadId: string | undefined } {
-  const parser = codexStreamParser(model);
+export function foldCodexOutput(text: string): Result | undefined {
+  const parser = codexStreamParser();
   let result: Result | undefined;
   let usage: Usage | undefined;
   const warnings: string[] = [];
@@ -221,6 +204,5 @@ export function foldCodexOutput(text: string, model?: string): { result: Result 
       warnings.push(...event.result.warnings);
     }
   }
-  if (result) result = { ...result, ...(usage ? { usage } : {}), warnings: [...new Set(warnings)] };
-  return { result, threadId: parser.threadId };
+  return result && { ...result, ...(usage ? { usage } : {}), warnings: [...new Set(warnings)] };
 }
