@@ -151,9 +151,9 @@ export class Fracta {
       if (origin.host !== runtime.adapter) {
         throw new FractaError('invalid_input', `run ${origin.run_id} ran on host ${origin.host} (runtime ${origin.runtime}); resume it with a runtime of that host`, 'resume_run');
       }
-    } else if (host.resumeInSameWorkdir) {
+    } else {
       origin = await store.findBySession(runtime.adapter, request.resume_token!);
-      if (!origin) {
+      if (!origin && host.resumeInSameWorkdir) {
         throw new FractaError(
           'session_not_found',
           `runtime "${runtime.name}" resumes a session only from the folder it started in, and no fracta run in ${store.runsDir} has session ${request.resume_token}: pass resume_run with the id of the run that started it`,
@@ -162,8 +162,10 @@ export class Fracta {
       }
     }
     const token = request.resume_token ?? origin!.resume_token!;
-    if (!host.resumeInSameWorkdir) return { token, fromRun: origin?.run_id, workdir: undefined };
-    if (origin!.workspace_removed || !fs.existsSync(origin!.workspace)) {
+    const workspaceGone = origin !== undefined && (origin.workspace_removed || !fs.existsSync(origin.workspace));
+    // A host that can resume anywhere still resumes where the session's files are, when they are there.
+    if (!host.resumeInSameWorkdir) return { token, fromRun: origin?.run_id, workdir: origin && !workspaceGone ? origin.workspace : undefined };
+    if (workspaceGone) {
       throw new FractaError(
         'session_not_found',
         `the workspace of run ${origin!.run_id} (${origin!.workspace}) was removed, and runtime "${runtime.name}" resumes a session only from the folder it started in; start a new run instead (keep workspaces with cleanup: keep)`,

@@ -12,16 +12,23 @@ const HEARTBEAT_MS = 1_000;
 
 export type Notify = (notification: ServerNotification) => Promise<void>;
 
+/**
+ * Returns a follower: call it with a run id to start sending progress; it returns `stop`, which
+ * resolves once every notification sent is out, so that none arrives after the tool's answer.
+ */
 export function progressFollower(fracta: Fracta, progressToken: string | number | undefined, notify: Notify) {
-  return (runId: string): (() => void) => {
-    if (progressToken === undefined) return () => undefined;
+  return (runId: string): (() => Promise<void>) => {
+    if (progressToken === undefined) return async () => undefined;
     let progress = 0;
     let lastSent = Date.now();
     const started = Date.now();
+    const pending = new Set<Promise<void>>();
     const send = (message: string) => {
       progress += 1;
       lastSent = Date.now();
-      notify({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined);
+      const sent = notify({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined);
+      pending.add(sent);
+      void sent.then(() => pending.delete(sent));
     };
     const unsubscribe = fracta.runner.subscribe(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`));
     const heartbeat = setInterval(() => {
@@ -40,9 +47,10 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
         })
         .catch(() => undefined);
     }, HEARTBEAT_MS);
-    return () => {
+    return async () => {
       unsubscribe();
       clearInterval(heartbeat);
+      await Promise.all(pending);
     };
   };
 }

@@ -25,7 +25,7 @@ export interface ToolContext {
   /** Aborted when the client cancels the request; the run itself goes on. */
   readonly signal: AbortSignal;
   /** Reports the run's progress to a client that asked for it, while the handler waits. */
-  readonly followProgress: (runId: string) => () => void;
+  readonly followProgress: (runId: string) => () => Promise<void>;
 }
 
 export interface ToolDefinition {
@@ -66,7 +66,7 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
       try {
         return recordResult(await fracta.runner.wait(record.run_id, waitMs, signal));
       } finally {
-        stop();
+        await stop();
       }
     },
   },
@@ -79,11 +79,11 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     annotations: { readOnlyHint: true },
     handler: async (args, { fracta, signal, followProgress }) => {
       const runId = (args as { run_id?: unknown }).run_id;
-      const stop = typeof runId === 'string' ? followProgress(runId) : () => undefined;
+      const stop = typeof runId === 'string' ? followProgress(runId) : async () => undefined;
       try {
         return recordResult(await fracta.wait(args, signal));
       } finally {
-        stop();
+        await stop();
       }
     },
   },
@@ -116,11 +116,11 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     annotations: { destructiveHint: false, openWorldHint: true },
     handler: async (args, { fracta, signal, followProgress }) => {
       const runId = (args as { run_id?: unknown }).run_id;
-      const stop = typeof runId === 'string' ? followProgress(runId) : () => undefined;
+      const stop = typeof runId === 'string' ? followProgress(runId) : async () => undefined;
       try {
         return recordResult(await fracta.send(args, signal));
       } finally {
-        stop();
+        await stop();
       }
     },
   },
