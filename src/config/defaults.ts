@@ -11,4 +11,7 @@ export const BUILTIN_RUNTIMES: Record<string, Record<string, unknown>> = {
     model: 'sonnet',
     model_tiers: { heavy: 'opus', medium: 'sonnet', light: 'haiku' },
   },
+  // No model: each CLI uses the one its user configured.
+  codex: { adapter: 'codex', description: 'OpenAI Codex (codex exec)' },
+  gemini: { adapter: 'gemini', description: 'Gemini CLI (gemini -p)' },
 };
