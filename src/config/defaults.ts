@@ -14,4 +14,5 @@ export const BUILTIN_RUNTIMES: Record<string, Record<string, unknown>> = {
   // No model: each CLI uses the one its user configured.
   codex: { adapter: 'codex', description: 'OpenAI Codex (codex exec)' },
   gemini: { adapter: 'gemini', description: 'Gemini CLI (gemini -p)' },
+  opencode: { adapter: 'opencode', description: 'OpenCode (opencode run)' },
 };
