@@ -3,6 +3,7 @@
  * allowed_tools may narrow it, never widen it.
  */
 import { FractaError } from '../../errors.js';
+import { narrowTools } from '../permissions.js';
 
 export const PERMISSION_MODES = ['acceptEdits', 'auto', 'bypassPermissions', 'default', 'dontAsk', 'plan'] as const;
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
@@ -19,18 +20,7 @@ function within(tool: string, ceiling: readonly string[]): boolean {
 }
 
 export function allowedTools(runtime: string, permissions: Permissions | undefined, requested: readonly string[] | undefined): readonly string[] | undefined {
-  const ceiling = permissions?.allowed_tools;
-  if (requested === undefined) return ceiling;
-  if (ceiling === undefined) return requested;
-  const outside = requested.filter((tool) => !within(tool, ceiling));
-  if (outside.length > 0) {
-    throw new FractaError(
-      'invalid_input',
-      `allowed_tools: ${outside.map((tool) => `"${tool}"`).join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside the permissions of runtime "${runtime}" (allowed: ${ceiling.join(', ')}); a request may narrow a runtime's permissions, never widen them`,
-      'allowed_tools',
-    );
-  }
-  return requested;
+  return narrowTools(runtime, permissions?.allowed_tools, requested, within);
 }
 
 /** Claude refuses to bypass permissions as root unless IS_SANDBOX=1; say so before starting it. */

@@ -4,7 +4,7 @@
  * not allowed is turned off, MCP tools are filtered per server, and what cannot be turned off is said
  * in a warning. The runtime's `permissions` is the ceiling; a request may narrow it, never widen it.
  */
-import { FractaError } from '../../errors.js';
+import { narrowTools } from '../permissions.js';
 import { override } from './toml.js';
 
 export const SANDBOX_MODES = ['read-only', 'workspace-write', 'danger-full-access'] as const;
@@ -36,18 +36,7 @@ function within(tool: string, ceiling: readonly string[]): boolean {
 
 /** The allow-list in force: the request's, checked against the runtime's, else the runtime's. */
 export function effectiveAllowedTools(runtime: string, permissions: CodexPermissions | undefined, requested: readonly string[] | undefined): readonly string[] | undefined {
-  const ceiling = permissions?.allowed_tools;
-  if (requested === undefined) return ceiling;
-  if (ceiling === undefined) return requested;
-  const outside = requested.filter((tool) => !within(tool, ceiling));
-  if (outside.length > 0) {
-    throw new FractaError(
-      'invalid_input',
-      `allowed_tools: ${outside.map((tool) => `"${tool}"`).join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside the permissions of runtime "${runtime}" (allowed: ${ceiling.join(', ')}); a request may narrow a runtime's permissions, never widen them`,
-      'allowed_tools',
-    );
-  }
-  return requested;
+  return narrowTools(runtime, permissions?.allowed_tools, requested, within);
 }
 
 export interface ToolSwitches {

@@ -5,6 +5,7 @@
  * `permissions` block is the ceiling; a request's allowed_tools may narrow it, never widen it.
  */
 import { FractaError } from '../../errors.js';
+import { narrowTools } from '../permissions.js';
 
 export const APPROVAL_MODES = ['default', 'auto_edit', 'yolo', 'plan'] as const;
 export type ApprovalMode = (typeof APPROVAL_MODES)[number];
@@ -56,16 +57,7 @@ export function effectivePermissions(runtime: string, permissions: Permissions |
   const mode = permissions?.approval_mode;
   if (requested === undefined) return { mode, allowedTools: ceiling, warnings: [] };
   checkNames(requested);
-  if (ceiling !== undefined) {
-    const outside = requested.filter((tool) => !within(tool, ceiling));
-    if (outside.length > 0) {
-      throw new FractaError(
-        'invalid_input',
-        `allowed_tools: ${outside.map((tool) => `"${tool}"`).join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside the permissions of runtime "${runtime}" (allowed: ${ceiling.join(', ') || 'none'}); a request may narrow a runtime's permissions, never widen them`,
-        'allowed_tools',
-      );
-    }
-  }
+  narrowTools(runtime, ceiling, requested, within);
   // yolo and auto_edit approve tools the list leaves out; the default mode runs only what it names.
   if (mode === 'yolo' || mode === 'auto_edit') {
     return {

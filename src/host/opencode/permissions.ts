@@ -14,6 +14,7 @@
  * runtime's permissions.denied_tools (or its config option, whose denies fracta keeps last).
  */
 import { FractaError } from '../../errors.js';
+import { narrowTools } from '../permissions.js';
 import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../mcp/names.js';
 
 export interface Permissions {
@@ -59,19 +60,8 @@ function within(entry: string, ceiling: readonly string[]): boolean {
 
 /** The tools a run may use: the request's, checked against the runtime's ceiling, or the ceiling. */
 export function allowedTools(runtime: string, permissions: Permissions | undefined, requested: readonly string[] | undefined): readonly string[] | undefined {
-  const ceiling = permissions?.allowed_tools;
-  if (requested === undefined) return ceiling;
-  for (const entry of requested) parseTool(entry, 'allowed_tools');
-  if (ceiling === undefined) return requested;
-  const outside = requested.filter((tool) => !within(tool, ceiling));
-  if (outside.length > 0) {
-    throw new FractaError(
-      'invalid_input',
-      `allowed_tools: ${outside.map((tool) => `"${tool}"`).join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside the permissions of runtime "${runtime}" (allowed: ${ceiling.join(', ')}); a request may narrow a runtime's permissions, never widen them`,
-      'allowed_tools',
-    );
-  }
-  return requested;
+  for (const entry of requested ?? []) parseTool(entry, 'allowed_tools');
+  return narrowTools(runtime, permissions?.allowed_tools, requested, within);
 }
 
 function add(config: PermissionConfig, entry: string, action: Action, field: string): void {
