@@ -176,9 +176,10 @@ export class Runner {
       events_path: isStreamSpec(plan.command) ? this.store.eventsPath(runId) : null,
     };
     await this.store.create(runId);
-    await fsp.writeFile(this.store.taskPath(runId), request.task, { mode: 0o600 });
-    await this.store.write(record);
+    // Marked active first: a crash right after the record is written still leaves it to recovery.
     this.store.markActive(runId);
+    await fsp.writeFile(this.store.taskPath(runId), maskSecrets(request.task, plan.childEnv.secrets), { mode: 0o600 });
+    await this.store.write(record);
 
     let resolveEnded!: (record: RunRecord) => void;
     const ended = new Promise<RunRecord>((resolve) => {
