@@ -22,7 +22,7 @@ import {
   type SpawnRequest,
   waitRequestSchema,
 } from './requests.js';
-import type { RunRecord } from './runs/record.js';
+import { isTerminal, type RunRecord } from './runs/record.js';
 import { recoverRuns, type RecoveryReport } from './runs/recovery.js';
 import { cleanWorkspaces, type CleanReport } from './runs/clean.js';
 import { Runner } from './runs/runner.js';
@@ -178,7 +178,7 @@ export class Fracta {
   /** Starts a run and waits up to `wait_s` for it; the run goes on whatever happens to the caller. */
   async spawn(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
     const { record, waitMs } = await this.start(raw);
-    if (record.status !== 'running' || waitMs === 0) return record;
+    if (isTerminal(record.status) || waitMs === 0) return record;
     return this.runner.wait(record.run_id, waitMs, signal);
   }
 

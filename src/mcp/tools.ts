@@ -14,7 +14,7 @@ import {
   spawnRequestSchema,
   waitRequestSchema,
 } from '../requests.js';
-import { runRecordSchema } from '../runs/record.js';
+import { isTerminal, runRecordSchema } from '../runs/record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
 import type { FractaToolName } from './names.js';
@@ -61,7 +61,8 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     annotations: { destructiveHint: false, openWorldHint: true },
     handler: async (args, { fracta, signal, followProgress }) => {
       const { record, waitMs } = await fracta.start(args);
-      if (record.status !== 'running' || waitMs === 0) return recordResult(record);
+      // A queued run is waited for too: wait_s covers the queue and the run.
+      if (isTerminal(record.status) || waitMs === 0) return recordResult(record);
       const stop = followProgress(record.run_id);
       try {
         return recordResult(await fracta.runner.wait(record.run_id, waitMs, signal));

@@ -209,9 +209,17 @@ export class Runner {
    */
   private pump(): Array<Promise<unknown>> {
     const launches: Array<Promise<unknown>> = [];
+    // Once a runtime's oldest waiting run finds no slot, its younger ones (that cannot borrow a
+    // parent's) would not either: each try is disk work under a lock, so do not repeat it.
+    const full = new Set<string>();
     for (const active of [...this.queue]) {
+      const request = this.slotRequest(active);
       const cancelled = this.store.cancelRequested(active.plan.runId);
-      if (!cancelled && !this.slots.tryAcquire(this.slotRequest(active))) continue;
+      if (!cancelled && !request.parentRun && full.has(request.runtime)) continue;
+      if (!cancelled && !this.slots.tryAcquire(request)) {
+        if (!request.parentRun) full.add(request.runtime);
+        continue;
+      }
       this.queue.splice(this.queue.indexOf(active), 1);
       if (cancelled) {
         launches.push(this.endQueued(active, 'cancel'));

@@ -1,0 +1,57 @@
+/**
+ * Spawn overhead: a `spawn` with `wait_s` (so the call returns the result) of a `command` runtime
+ * whose CLI is a tiny fixture, timed at the MCP client from the call to the answer; against the same
+ * fixture run directly with child_process (prompt on stdin, output collected). Two fixtures: a shell
+ * script (starts in about a millisecond, so fracta's own time stands out from the noise) and a tiny
+ * Node script (most agent CLIs are Node programs). Each pair is run back to back, and the added time
+ * is the median of the pairs' differences.
+ */
+import path from 'node:path';
+import { config, FIXTURES, makeSandbox, now, paired, spawnRecord, startFracta, stats, timedRun } from '../lib.mjs';
+
+export async function spawnOverhead({ rounds, warmups, log }) {
+  const fixtures = { sh: path.join(FIXTURES, 'tiny.sh'), node: path.join(FIXTURES, 'tiny.mjs') };
+  const sandbox = makeSandbox(
+    'spawn',
+    config(
+      {
+        'tiny-sh': ['adapter: command', `command: ${fixtures.sh}`, 'output: text'],
+        'tiny-node': ['adapter: command', `command: ${fixtures.node}`, 'output: text'],
+      },
+      { default_runtime: 'tiny-sh' },
+    ),
+  );
+  const server = await startFracta(sandbox);
+  const samples = { sh: { fracta: [], direct: [] }, node: { fracta: [], direct: [] } };
+  const task = 'say ok';
+  for (let round = 0; round < warmups + rounds; round++) {
+    for (const kind of ['sh', 'node']) {
+      const started = now();
+      const record = await spawnRecord(server, { task, runtime: `tiny-${kind}`, wait_s: 50 });
+      const fracta = now() - started;
+      if (!record.output.startsWith('ok')) throw new Error(`tiny-${kind} answered ${JSON.stringify(record.output)}`);
+      const direct = await timedRun(fixtures[kind], [], { input: task, cwd: sandbox.dir });
+      if (!direct.stdout.startsWith('ok')) throw new Error(`direct ${kind} answered ${JSON.stringify(direct.stdout)}`);
+      if (round >= warmups) {
+        samples[kind].fracta.push(fracta);
+        samples[kind].direct.push(direct.ms);
+      }
+    }
+    if ((round + 1) % 10 === 0 || round + 1 === warmups + rounds) log(`spawn overhead: round ${round + 1}/${warmups + rounds}`);
+  }
+  await server.close();
+  const row = (kind, label) => ({
+    section: 'Spawn overhead',
+    name: `\`spawn\` (wait_s) of a tiny ${label} CLI: call → result`,
+    fracta: stats(samples[kind].fracta),
+    floorName: `same ${label} fixture run directly (child_process)`,
+    floor: stats(samples[kind].direct),
+    ...paired(samples[kind].fracta, samples[kind].direct),
+    target: { kind: 'overhead', maxRatio: 1.02, maxAddedMs: 2, text: '≤ 1.02× direct, or ≤ 2 ms added' },
+    meaning:
+      kind === 'sh'
+        ? 'The tax fracta puts on every run, on top of the CLI\'s own run time: MCP round trip, validation, run record, workspace, slot lease, logs to disk, result.'
+        : 'The same tax next to a realistic (Node) CLI start.',
+  });
+  return [row('sh', 'shell'), row('node', 'Node')];
+}
