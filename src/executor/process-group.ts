@@ -29,14 +29,14 @@ function liveMembersFromProc(pgid: number): number[] | undefined {
 }
 
 export function groupAlive(pgid: number): boolean {
-  const members = liveMembersFromProc(pgid);
-  if (members) return members.length > 0;
+  // The common case costs one system call: a group with no member at all, not even a zombie.
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const members = liveMembersFromProc(pgid);
+  return members ? members.length > 0 : true;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
