@@ -16,8 +16,8 @@
  * preconnect) and every other route get 404; `POST /v1/messages/count_tokens` is answered too.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { later, listenOnLoopback } from './loopback.js';
 
 export interface ModelRequest {
   method: string;
@@ -131,37 +131,20 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (request.stream) sendStream(res, message);
         else sendJson(res, 200, message, { 'request-id': message.id.replace('msg_', 'req_') });
       };
-      if (reply.delayMs && reply.delayMs > 0) {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          send();
-        }, reply.delayMs);
-        timers.add(timer);
-      } else send();
+      later(timers, reply.delayMs, send);
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.path.split('?')[0] === MESSAGES_PATH),
     setReply(fn) {
       scripted = fn;
     },
-    close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close,
   };
 }
 

@@ -18,9 +18,9 @@
  * reason with usageMetadata), plus `:countTokens`. Every other route gets 404.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
+import { later, listenOnLoopback } from './loopback.js';
 
 export { parseToolDirective };
 
@@ -140,37 +140,20 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
         if (request.stream) sendStream(res, response);
         else sendJson(res, 200, response);
       };
-      if (reply.delayMs && reply.delayMs > 0) {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          send();
-        }, reply.delayMs);
-        timers.add(timer);
-      } else send();
+      later(timers, reply.delayMs, send);
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.rpc !== undefined && CONTENT_METHODS.has(r.rpc) && !r.jsonSchema),
     setReply(fn) {
       scripted = fn;
     },
-    close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close,
   };
 }
 

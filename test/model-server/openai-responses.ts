@@ -16,9 +16,9 @@
  * other route gets 404.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
+import { later, listenOnLoopback } from './loopback.js';
 
 export interface ModelRequest {
   method: string;
@@ -135,37 +135,20 @@ export async function startResponsesServer(options: ModelServerOptions = {}): Pr
         if (request.stream) sendStream(res, response);
         else sendJson(res, 200, response, { 'x-request-id': `req_${id()}` });
       };
-      if (reply.delayMs && reply.delayMs > 0) {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          send();
-        }, reply.delayMs);
-        timers.add(timer);
-      } else send();
+      later(timers, reply.delayMs, send);
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.path.split('?')[0] === RESPONSES_PATH),
     setReply(fn) {
       scripted = fn;
     },
-    close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close,
   };
 }
 
