@@ -31,6 +31,14 @@ export type ErrorCode =
   | 'session_closed'
   | 'depth_limit'
   | 'children_limit'
+  // Kubernetes backend: what the cluster refused, each with the fix in the message.
+  | 'k8s_forbidden'
+  | 'k8s_conflict'
+  | 'k8s_invalid'
+  | 'k8s_unreachable'
+  | 'k8s_secret_missing'
+  | 'k8s_image_failed'
+  | 'k8s_error'
   | 'internal_error';
 
 export class FractaError extends Error {

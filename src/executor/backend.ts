@@ -3,6 +3,7 @@
  * Job behind the same interface. The executor knows nothing of MCP.
  */
 import type { FractaError } from '../errors.js';
+import type { KubernetesLocation, KubernetesRun } from './kubernetes/types.js';
 
 export interface Job {
   readonly runId: string;
@@ -25,6 +26,8 @@ export interface Job {
   readonly killGraceMs: number;
   /** Values masked (***) in everything the child writes, before it reaches a file or a parser. */
   readonly secrets?: readonly string[];
+  /** Set for a run on the kubernetes backend: what the pod is made of (`env` above is never sent there). */
+  readonly kubernetes?: KubernetesRun;
 }
 
 export interface JobExit {
@@ -35,8 +38,10 @@ export interface JobExit {
 }
 
 export interface RunningJob {
-  /** The child's pid, which is also its process group id. */
-  readonly pid: number;
+  /** The child's pid, which is also its process group id; null where the run is not a local process. */
+  readonly pid: number | null;
+  /** Where a run that is not a local process lives (its Job on a cluster), for cancel and reconcile. */
+  readonly location?: KubernetesLocation;
   /** Settles once the child has exited, what it left of its tree is reaped and the logs are flushed. */
   readonly exited: Promise<JobExit>;
   /** Stops the whole process tree: SIGTERM, then SIGKILL after the grace. */

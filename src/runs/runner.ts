@@ -274,7 +274,7 @@ export class Runner {
       });
       return;
     }
-    this.slots.setChild(this.slotRequest(active), active.job.pid);
+    if (active.job.pid !== null) this.slots.setChild(this.slotRequest(active), active.job.pid);
     this.heardFrom(active);
     record = { ...record, pid: active.job.pid, started_at: new Date().toISOString() };
     active.record = record;
