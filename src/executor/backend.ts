@@ -35,6 +35,8 @@ export interface JobExit {
   readonly signal: string | null;
   /** Set when the process could not be started at all. */
   readonly startError?: FractaError;
+  /** The backend itself ended the run at its deadline (a Job's activeDeadlineSeconds). */
+  readonly deadlineExceeded?: boolean;
 }
 
 export interface RunningJob {
