@@ -261,9 +261,9 @@ describe('bad input gets an isError result naming the field, and the server keep
     expect(record).toMatchObject({ status: 'failed', error: { code: 'agent_error', message: 'echo: @error it broke' } });
   });
 
-  it('a 5 MB prompt arrives intact on stdin', async () => {
+  it("a 12 MB prompt (over the 10 MiB an SDK stdio transport allows) arrives intact on stdin", async () => {
     const server = await startServer();
-    const prompt = `BIG ${'abcdefghij'.repeat(500_000)} END`;
+    const prompt = `BIG ${"abcdefghij".repeat(1_200_000)} END`;
     const digest = createHash('sha256').update(prompt).digest('hex');
     const record = structured(await server.call('spawn', { task: prompt, runtime: 'echo-stdin' }));
     expect(record.status).toBe('succeeded');

@@ -3,7 +3,6 @@
  * away (stdin ends) or a signal comes, every running child's process group is killed and recorded.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import {
   CallToolRequestSchema,
   ListResourcesRequestSchema,
@@ -20,6 +19,7 @@ import { listLogResources, readLogResource, RESOURCE_TEMPLATES } from './resourc
 import { progressFollower } from './progress.js';
 import { errorResult } from './shape.js';
 import { TOOLS } from './tools.js';
+import { LineTransport } from './transport.js';
 
 const INSTRUCTIONS = [
   'fracta spawns command-line agents (runtimes configured in fracta.yaml) and returns structured results.',
@@ -88,7 +88,7 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   guardStdout();
   const fracta = new Fracta(options);
   const server = createServer(fracta);
-  const transport = new StdioServerTransport();
+  const transport = new LineTransport();
 
   let closing: Promise<void> | undefined;
   const close = (why: string): Promise<void> => {
@@ -105,6 +105,8 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   process.stdin.once('close', () => void close('the client closed stdin'));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => void close(`got ${signal}`));
   server.onclose = () => void close('the connection closed');
+  // A refused message is answered to the client; stderr says so for whoever reads the server's log.
+  server.onerror = (error) => console.error(`fracta: ${error.message}`);
 
   // Say early (on stderr) when the config is broken; each tool call reports it too. After the
   // handshake, so that reading the config does not delay the client's first answer.
