@@ -141,7 +141,7 @@ export async function coldStart({ rounds, warmups, log }) {
       name: 'first `spawn` on a fresh server (tiny shell fixture), round trip',
       fracta: pick('fracta', 'firstCall'),
       meaning:
-        'The first run after the client started fracta: what is loaded lazily (execa, the runner, the run store) is paid here once. Compare with the warm spawn below.',
+        'The first run after the client started fracta: what is loaded lazily (the runner, the run store, the host adapters) is paid here once. Compare with the warm spawn below.',
     },
     {
       section: 'Cold start',
