@@ -91,7 +91,7 @@ export class Runner {
     /** Grace for runs of other processes, which this one has no plan for. */
     private readonly killGraceMs = 5_000,
   ) {
-    this.slots = new SlotPool(store.slotsDir);
+    this.slots = new SlotPool(store.slotsDir, (runId) => store.pidOf(runId));
   }
 
   activeCount(): number {
@@ -178,8 +178,10 @@ export class Runner {
     await this.store.create(runId);
     // Marked active first: a crash right after the record is written still leaves it to recovery.
     this.store.markActive(runId);
-    await fsp.writeFile(this.store.taskPath(runId), maskSecrets(request.task, plan.childEnv.secrets), { mode: 0o600 });
-    await this.store.write(record);
+    await Promise.all([
+      fsp.writeFile(this.store.taskPath(runId), maskSecrets(request.task, plan.childEnv.secrets), { mode: 0o600 }),
+      this.store.write(record),
+    ]);
 
     let resolveEnded!: (record: RunRecord) => void;
     const ended = new Promise<RunRecord>((resolve) => {
@@ -274,7 +276,6 @@ export class Runner {
       });
       return;
     }
-    if (active.job.pid !== null) this.slots.setChild(this.slotRequest(active), active.job.pid);
     this.heardFrom(active);
     record = { ...record, pid: active.job.pid, started_at: new Date().toISOString() };
     active.record = record;

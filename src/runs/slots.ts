@@ -2,7 +2,9 @@
  * Concurrency limits that hold across every fracta process sharing one FRACTA_HOME: each running run
  * holds a lease file in slots/global/ and one in slots/<runtime>/. Leases are taken under a short
  * mutex (a directory, created atomically), and a lease whose fracta process died and whose child is
- * gone is taken over, so a crash never leaks a slot.
+ * gone is taken over, so a crash never leaks a slot. The child's pid is not written into the lease
+ * (that was one more file rewrite per run): it is read from the run's record, which has it anyway,
+ * and only for a lease whose owner is gone.
  *
  * A run spawned by a running agent, when no slot is free, borrows its parent's (slots/loans/): a
  * parent that waits for its child must not wait behind itself. One loan per lender, so a chain of
@@ -19,7 +21,8 @@ const STALE_MUTEX_MS = 5_000;
 interface Lease {
   readonly run_id: string;
   readonly owner: ProcessIdentity;
-  readonly child_pid: number | null;
+  /** Written by earlier versions; now the run record's pid is used. */
+  readonly child_pid?: number | null;
   /** For a loan: the run whose slot this is. */
   readonly lender?: string;
 }
@@ -39,13 +42,25 @@ function sleepSync(ms: number): void {
 
 export class SlotPool {
   private readonly mutex: string;
+  /** Folders known to exist, so a spawn does not ask the file system again each time. */
+  private readonly made = new Set<string>();
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** The pid (process group) of a run's child, from its record; null when it has none. */
+    private readonly childOf: (runId: string) => number | null,
+  ) {
     this.mutex = path.join(dir, '.mutex');
   }
 
+  private ensureFolder(folder: string): void {
+    if (this.made.has(folder)) return;
+    fs.mkdirSync(folder, { recursive: true });
+    this.made.add(folder);
+  }
+
   private withMutex<T>(fn: () => T): T {
-    fs.mkdirSync(this.dir, { recursive: true });
+    this.ensureFolder(this.dir);
     for (;;) {
       try {
         fs.mkdirSync(this.mutex);
@@ -80,7 +95,7 @@ export class SlotPool {
       const file = path.join(folder, name);
       try {
         const lease = JSON.parse(fs.readFileSync(file, 'utf8')) as Lease;
-        if (sameProcess(lease.owner) || (lease.child_pid !== null && groupAlive(lease.child_pid))) {
+        if (sameProcess(lease.owner) || this.childAlive(lease)) {
           live.set(name.slice(0, -'.json'.length), lease);
           continue;
         }
@@ -90,6 +105,11 @@ export class SlotPool {
       fs.rmSync(file, { force: true });
     }
     return live;
+  }
+
+  private childAlive(lease: Lease): boolean {
+    const pid = lease.child_pid ?? this.childOf(lease.run_id);
+    return pid !== null && pid !== undefined && groupAlive(pid);
   }
 
   private live(folder: string): string[] {
@@ -108,8 +128,8 @@ export class SlotPool {
     const loans = this.leases(loansFolder);
     const lenderHolds = this.leases(path.join(this.dir, 'global')).has(lender) || loans.has(lender);
     if (!lenderHolds || [...loans.values()].some((loan) => loan.lender === lender)) return false;
-    fs.mkdirSync(loansFolder, { recursive: true });
-    const loan: Lease = { run_id: request.runId, owner: processIdentity(), child_pid: null, lender };
+    this.ensureFolder(loansFolder);
+    const loan: Lease = { run_id: request.runId, owner: processIdentity(), lender };
     fs.writeFileSync(path.join(loansFolder, `${request.runId}.json`), JSON.stringify(loan));
     return true;
   }
@@ -119,33 +139,23 @@ export class SlotPool {
     return this.withMutex(() => {
       const [global, runtime] = this.folders(request) as [string, string];
       if (this.live(global).length >= request.maxGlobal || this.live(runtime).length >= request.maxRuntime) return this.tryBorrow(request);
-      const lease: Lease = { run_id: request.runId, owner: processIdentity(), child_pid: null };
+      const lease: Lease = { run_id: request.runId, owner: processIdentity() };
       for (const folder of [global, runtime]) {
-        fs.mkdirSync(folder, { recursive: true });
+        this.ensureFolder(folder);
         fs.writeFileSync(path.join(folder, `${request.runId}.json`), JSON.stringify(lease));
       }
       return true;
     });
   }
 
-  /** Records the child's pid, so the slot stays taken while the child lives even if fracta dies. */
-  setChild(request: SlotRequest, pid: number): void {
-    for (const folder of this.folders(request)) {
-      const file = path.join(folder, `${request.runId}.json`);
-      let held: Lease;
-      try {
-        held = JSON.parse(fs.readFileSync(file, 'utf8')) as Lease;
-      } catch {
-        continue; // not a slot of this kind (a loan has no runtime slot, a slot no loan)
-      }
-      const temporary = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(temporary, JSON.stringify({ ...held, child_pid: pid }));
-      fs.renameSync(temporary, file);
-    }
-  }
-
   release(request: SlotRequest): void {
-    for (const folder of this.folders(request)) fs.rmSync(path.join(folder, `${request.runId}.json`), { force: true });
+    for (const folder of this.folders(request)) {
+      try {
+        fs.unlinkSync(path.join(folder, `${request.runId}.json`));
+      } catch {
+        // not a slot of this kind (a loan has no runtime slot, a slot no loan), or already gone
+      }
+    }
   }
 
   /** Runs holding a slot now (for tests and diagnostics). */

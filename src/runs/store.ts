@@ -61,6 +61,16 @@ export class RunStore {
     await fsp.rename(temporary, target);
   }
 
+  /** The pid of a run's child as its record has it; null for no record, no pid or a record cut short. */
+  pidOf(id: string): number | null {
+    try {
+      const pid = (JSON.parse(fs.readFileSync(this.recordPath(id), 'utf8')) as { pid?: unknown }).pid;
+      return typeof pid === 'number' ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The record, or a run_not_found error that says how to find runs. */
   async read(id: string): Promise<RunRecord> {
     checkRunId(id);
