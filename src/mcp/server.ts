@@ -11,15 +11,40 @@ import {
   ReadResourceRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
-import { FractaError } from '../errors.js';
-import { Fracta, type FractaOptions } from '../service.js';
+import type { Fracta, FractaOptions } from '../service.js';
 import { VERSION } from '../version.js';
-import { listLogResources, readLogResource, RESOURCE_TEMPLATES } from './resources.js';
-import { progressFollower } from './progress.js';
-import { errorResult } from './shape.js';
-import { TOOLS } from './tools.js';
 import { LineTransport } from './transport.js';
+
+/**
+ * Everything behind the tools: the core (config, hosts, runner), the tool table and its schemas.
+ * Loaded after the `initialize` answer (or by the first request that needs it), so that an MCP
+ * client waits for the SDK and nothing more when it starts fracta.
+ */
+async function loadCore(options: FractaOptions) {
+  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }] = await Promise.all([
+    import('../service.js'),
+    import('./tools.js'),
+    import('./resources.js'),
+    import('./progress.js'),
+    import('./shape.js'),
+    import('../errors.js'),
+    import('zod'),
+  ]);
+  const jsonSchema = (schema: import('zod').ZodType, io: 'input' | 'output'): Tool['inputSchema'] => {
+    const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+    return rest as Tool['inputSchema'];
+  };
+  const tools: Tool[] = TOOLS.map((tool) => ({
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: jsonSchema(tool.input, 'input'),
+    outputSchema: jsonSchema(tool.output, 'output'),
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+  }));
+  return { fracta: new Fracta(options), TOOLS, tools, resources, progressFollower, errorResult, FractaError };
+}
+type Core = Awaited<ReturnType<typeof loadCore>>;
 
 const INSTRUCTIONS = [
   'fracta spawns command-line agents (runtimes configured in fracta.yaml) and returns structured results.',
@@ -28,33 +53,16 @@ const INSTRUCTIONS = [
   'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
 ].join(' ');
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Tool['inputSchema'] {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest as Tool['inputSchema'];
-}
-
-let toolList: Tool[] | undefined;
-export function listTools(): Tool[] {
-  toolList ??= TOOLS.map((tool) => ({
-    name: tool.name,
-    title: tool.title,
-    description: tool.description,
-    inputSchema: jsonSchema(tool.input, 'input'),
-    outputSchema: jsonSchema(tool.output, 'output'),
-    ...(tool.annotations ? { annotations: tool.annotations } : {}),
-  }));
-  return toolList;
-}
-
-export function createServer(fracta: Fracta): Server {
+function createServer(core: () => Promise<Core>): Server {
   const server = new Server(
     { name: 'fracta', title: 'fracta', version: VERSION },
     { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
   );
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools() }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await core()).tools }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { fracta, TOOLS, progressFollower, errorResult, FractaError } = await core();
     const tool = TOOLS.find((candidate) => candidate.name === request.params.name);
     if (!tool) {
       return errorResult(
@@ -69,9 +77,15 @@ export function createServer(fracta: Fracta): Server {
     }
   });
 
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: RESOURCE_TEMPLATES }));
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await listLogResources(fracta) }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request) => readLogResource(fracta, request.params.uri));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: (await core()).resources.RESOURCE_TEMPLATES }));
+  server.setRequestHandler(ListResourcesRequestSchema, async () => {
+    const { resources, fracta } = await core();
+    return { resources: await resources.listLogResources(fracta) };
+  });
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
+    const { resources, fracta } = await core();
+    return resources.readLogResource(fracta, request.params.uri);
+  });
   return server;
 }
 
@@ -86,16 +100,26 @@ function guardStdout(): void {
 
 export async function runMcpServer(options: FractaOptions): Promise<void> {
   guardStdout();
-  const fracta = new Fracta(options);
-  const server = createServer(fracta);
+  let loading: Promise<Core> | undefined;
+  let loaded: Fracta | undefined;
+  const core = (): Promise<Core> => {
+    loading ??= loadCore(options).then((value) => {
+      loaded = value.fracta;
+      return value;
+    });
+    return loading;
+  };
+  const server = createServer(core);
   const transport = new LineTransport();
 
   let closing: Promise<void> | undefined;
   const close = (why: string): Promise<void> => {
     closing ??= (async () => {
-      const running = fracta.runner.activeCount();
+      // A core still loading may be about to start runs: wait for it, then stop them.
+      const fracta = loading ? await loading.then((value) => value.fracta, () => loaded) : undefined;
+      const running = fracta?.runner.activeCount() ?? 0;
       if (running > 0) console.error(`fracta: ${why}; stopping ${running} running run(s)`);
-      await fracta.shutdown();
+      await fracta?.shutdown();
       await server.close().catch(() => undefined);
       process.exit(0);
     })();
@@ -108,17 +132,22 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   // A refused message is answered to the client; stderr says so for whoever reads the server's log.
   server.onerror = (error) => console.error(`fracta: ${error.message}`);
 
-  // Say early (on stderr) when the config is broken; each tool call reports it too. After the
-  // handshake, so that reading the config does not delay the client's first answer.
+  // After the handshake: load the core, say early (on stderr) when the config is broken (each tool
+  // call reports it too), and recover runs left by a fracta that stopped.
   server.oninitialized = () => {
-    try {
-      fracta.config();
-    } catch (error) {
-      console.error(`fracta: ${(error as Error).message}`);
-    }
-    void fracta.ready().then(
-      (report) => report.interrupted.length > 0 && console.error(`fracta: recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`),
-      (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
+    void core().then(
+      ({ fracta }) => {
+        try {
+          fracta.config();
+        } catch (error) {
+          console.error(`fracta: ${(error as Error).message}`);
+        }
+        return fracta.ready().then(
+          (report) => report.interrupted.length > 0 && console.error(`fracta: recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`),
+          (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
+        );
+      },
+      (error: Error) => console.error(`fracta: could not load: ${error.message}`),
     );
   };
   await server.connect(transport);
