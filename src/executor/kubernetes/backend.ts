@@ -1,0 +1,515 @@
+/**
+ * The kubernetes backend: a run is a Job. start() sends the run's Secret and Job; the run then
+ * follows its pod through watches (pods by the run's label, the Job by name) and streams the
+ * container's log into the run's stdout file, as the local backend streams a process's stdout.
+ *
+ * What the cluster never reports as a failure is turned into one here: a pod that waits forever for
+ * a missing Secret or an image it cannot pull fails the run at once, with the Job deleted.
+ */
+import fs from 'node:fs';
+import { PassThrough, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { V1Container, V1Job } from '@kubernetes/client-node';
+import { maskSecrets } from '../../config/env.js';
+import { FractaError } from '../../errors.js';
+import type { ExecutionBackend, Job, JobExit, RunningJob } from '../backend.js';
+import { masked, splitLines, toFile } from '../output.js';
+import { KubeClient, KubeError, type WatchEventType } from './client.js';
+import { buildManifests } from './manifest.js';
+import { RUN_ID_LABEL, type KubernetesRun } from './types.js';
+
+/** The container that runs the host's command (manifest.ts). */
+const AGENT_CONTAINER = 'agent';
+
+/** Waiting reasons of a container whose image will not come. */
+const IMAGE_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+
+export interface KubernetesBackendOptions {
+  /** Builds the client for a runtime's `kubernetes:` block (KubeClient.connect unless given). */
+  readonly connect?: (config: KubernetesRun['config']) => Promise<KubeClient>;
+  /** After the pod ends, how long its log stream may take to deliver the rest before it is cut. */
+  readonly logSettleMs?: number;
+  /** After a cancel, how long to wait for the pod to be gone beyond its own grace. */
+  readonly podGoneMs?: number;
+}
+
+export function kubernetesBackend(options: KubernetesBackendOptions = {}): ExecutionBackend {
+  const connect = options.connect ?? ((config) => KubeClient.connect(config));
+  return {
+    name: 'kubernetes',
+    async start(job: Job): Promise<RunningJob> {
+      const run = job.kubernetes;
+      if (!run) {
+        throw new FractaError('internal_error', `run ${job.runId} reached the kubernetes backend without its kubernetes part (job.kubernetes): the runner must plan it for kubernetes`);
+      }
+      // Everything the API would refuse is refused before a request is made.
+      const manifests = buildManifests(job, run);
+      const kube = await connect(run.config);
+      const namespace = run.config.namespace;
+      const secretName = manifests.secret.metadata!.name!;
+      const jobName = manifests.job.metadata!.name!;
+
+      await kube.createSecret(namespace, manifests.secret, job.runId);
+      let created: V1Job;
+      try {
+        created = await kube.createJob(namespace, manifests.job, job.runId);
+      } catch (error) {
+        await kube.deleteSecret(namespace, secretName).catch(() => undefined);
+        throw error;
+      }
+      const uid = created.metadata?.uid;
+      try {
+        if (!uid) throw new FractaError('k8s_error', `Kubernetes created Job "${jobName}" in namespace "${namespace}" but returned no uid for it`);
+        await kube.ownSecret(namespace, secretName, { name: jobName, uid });
+      } catch (error) {
+        // Unowned, the Secret would outlive the Job: the run does not go ahead without the link.
+        await Promise.allSettled([kube.deleteJob(namespace, jobName), kube.deleteSecret(namespace, secretName)]);
+        throw error;
+      }
+
+      const pod = new PodRun(kube, job, run, manifests.job, {
+        logSettleMs: options.logSettleMs ?? 2_000,
+        podGoneMs: options.podGoneMs ?? 10_000,
+      });
+      pod.begin();
+      return {
+        pid: null,
+        location: { backend: 'kubernetes', namespace, job: jobName, context: kube.context },
+        exited: pod.exited,
+        terminate: () => pod.terminate(),
+        write: () =>
+          Promise.reject(new FractaError('stream_not_supported', 'a run on the kubernetes backend takes no input after it starts (its pod has no stdin to write to); use backend: local for a live session')),
+        endInput: () => undefined,
+      };
+    },
+  };
+}
+
+interface Timing {
+  readonly logSettleMs: number;
+  readonly podGoneMs: number;
+}
+
+interface Ending {
+  /** Read the whole log once more and complete the streamed copy with it. */
+  readonly catchUp: boolean;
+  /** Done before anything else (the Job's deletion when the run fails to start). */
+  readonly before?: () => Promise<unknown>;
+}
+
+/** The life of one run's pod, from the first watch to `exited`. */
+class PodRun {
+  readonly exited: Promise<JobExit>;
+  private resolveExit!: (exit: JobExit) => void;
+  private readonly namespace: string;
+  private readonly jobName: string;
+  private readonly secrets: readonly string[];
+  private readonly controllers = new Set<AbortController>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private ending = false;
+  private terminating = false;
+  /** The run's pod: the first one seen (backoffLimit 0: the Job never makes another). */
+  private podName: string | undefined;
+  private readonly podsAlive = new Set<string>();
+  private podsGoneWaiters: Array<() => void> = [];
+  private following = false;
+  /** The log stream is open (the API served it): its end is worth waiting for. */
+  private piped = false;
+  private followEnded!: () => void;
+  private readonly followDone = new Promise<void>((resolve) => (this.followEnded = resolve));
+  /** What the Job says when the pod went without an exit of its own (killed at the deadline). */
+  private killedExitCode: number | null = null;
+
+  // The pod's log mixes the container's stdout and stderr (the API serves one stream): all of it goes
+  // to the stdout file and the line parser; the stderr file is created and stays empty.
+  private readonly raw = new PassThrough();
+  private readonly lines: PassThrough | undefined;
+  private readonly stdoutStart: number;
+  private streamedBytes = 0;
+  private readonly written: Promise<unknown>;
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly job: Job,
+    private readonly run: KubernetesRun,
+    private readonly manifest: V1Job,
+    private readonly timing: Timing,
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.namespace = run.config.namespace;
+    this.jobName = manifest.metadata!.name!;
+    this.secrets = job.secrets ?? [];
+    this.stdoutStart = sizeOf(job.stdoutPath);
+    const out = masked(this.raw, this.secrets)!;
+    if (job.onOutput) {
+      const onOutput = job.onOutput;
+      this.raw.on('data', () => onOutput());
+    }
+    if (job.onStdoutLine) {
+      const lines = new PassThrough();
+      this.lines = lines;
+      splitLines(lines, job.onStdoutLine);
+    }
+    out.on('data', (chunk: Buffer) => {
+      this.streamedBytes += chunk.length;
+      this.lines?.write(chunk);
+    });
+    this.written = Promise.all([toFile(out, job.stdoutPath), toFile(null, job.stderrPath)]);
+  }
+
+  begin(): void {
+    void this.follow('pods');
+    void this.follow('jobs');
+  }
+
+  /**
+   * Deletes the Job (its pod and Secret go with it) and ends the run once the pod is gone. Never
+   * rejects, as a local kill never does: a DELETE that fails is tried again until the pod's grace
+   * has passed; after that the run ends here anyway and the Job is left to its deadline, its TTL and
+   * the reconciler (listManagedJobs) to remove.
+   */
+  async terminate(): Promise<void> {
+    if (this.ending || this.terminating) {
+      await this.exited;
+      return;
+    }
+    this.terminating = true;
+    const giveUpAt = Date.now() + this.job.killGraceMs + this.timing.podGoneMs;
+    let pause = 250;
+    for (;;) {
+      try {
+        // Like a local process tree, the run is over when its pod is gone (the kubelet gives it its grace).
+        // A Job that was already gone (404) was deleted by someone else: a pod it left is not fracta's to wait for.
+        if (await this.kube.deleteJob(this.namespace, this.jobName)) await this.podsGone(Math.max(0, giveUpAt - Date.now()));
+        break;
+      } catch {
+        if (this.ending || Date.now() + pause > giveUpAt) break;
+        await delay(pause);
+        pause = Math.min(pause * 2, 2_000);
+      }
+    }
+    await this.finish({ exitCode: null, signal: 'SIGTERM' }, { catchUp: false });
+  }
+
+  /** List, then watch from the list's version; again whenever the watch ends, until the run ends. */
+  private async follow(resource: 'pods' | 'jobs'): Promise<void> {
+    let pause = 100;
+    while (!this.ending) {
+      try {
+        const list =
+          resource === 'pods'
+            ? await this.kube.listPods(this.namespace, this.podSelector)
+            : await this.kube.listJobs(this.namespace, { fieldSelector: this.jobSelector });
+        if (this.ending) return;
+        if (resource === 'pods') this.onPodList(list.items);
+        else if (list.items.length === 0) this.onJob('DELETED', undefined);
+        else this.onJob('MODIFIED', list.items[0]);
+        const error = await this.watchOnce(resource, list.metadata?.resourceVersion);
+        if (error) throw error;
+        pause = 100;
+      } catch (error) {
+        // Without the RBAC to follow the pod, the run would never end: say so now.
+        if (error instanceof FractaError && error.code === 'k8s_forbidden') {
+          void this.fail(error);
+          return;
+        }
+        // Anything else may pass (an API server restarting); the Job's deadline bounds the wait.
+        pause = Math.min(pause * 2, 5_000);
+      }
+      if (!this.ending) await this.sleep(pause);
+    }
+  }
+
+  private get podSelector(): string {
+    return `${RUN_ID_LABEL}=${this.job.runId}`;
+  }
+
+  private get jobSelector(): string {
+    return `metadata.name=${this.jobName}`;
+  }
+
+  /** Resolves when the watch ends: null when the server ended it, the error when it failed. */
+  private watchOnce(resource: 'pods' | 'jobs', resourceVersion: string | undefined): Promise<FractaError | null> {
+    return new Promise((resolve) => {
+      let controller: AbortController | undefined;
+      const query = {
+        ...(resource === 'pods' ? { labelSelector: this.podSelector } : { fieldSelector: this.jobSelector }),
+        ...(resourceVersion ? { resourceVersion } : {}),
+      };
+      const onEvent = (type: WatchEventType, object: any) => {
+        if (type === 'ERROR') {
+          // 410 Gone and the like: the version is too old; list again.
+          controller?.abort();
+          return;
+        }
+        if (resource === 'pods') this.onPod(type, object);
+        else this.onJob(type, object);
+      };
+      this.kube
+        .watch(resource, this.namespace, query, onEvent, (error) => {
+          if (controller) this.controllers.delete(controller);
+          resolve(error);
+        })
+        .then(
+          (started) => {
+            controller = started;
+            this.track(started);
+          },
+          (error: unknown) => resolve(error instanceof FractaError ? error : new FractaError('k8s_error', String(error))),
+        );
+    });
+  }
+
+  private onPodList(pods: readonly any[]): void {
+    const present = new Set(pods.map((pod) => pod?.metadata?.name as string));
+    for (const name of [...this.podsAlive]) if (!present.has(name)) this.onPod('DELETED', { metadata: { name } });
+    for (const pod of pods) this.onPod('MODIFIED', pod);
+  }
+
+  private onPod(type: WatchEventType, pod: any): void {
+    const name: string | undefined = pod?.metadata?.name;
+    if (!name) return;
+    if (type === 'DELETED') {
+      this.podsAlive.delete(name);
+      if (this.podsAlive.size === 0) for (const wake of this.podsGoneWaiters.splice(0)) wake();
+      return;
+    }
+    this.podsAlive.add(name);
+    if (this.ending || this.terminating) return;
+    this.podName ??= name;
+    if (name !== this.podName) return;
+    const phase: string | undefined = pod.status?.phase;
+    const statuses: any[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    if (phase === 'Pending' || phase === undefined) {
+      for (const status of statuses) {
+        const waiting = status?.state?.waiting;
+        if (!waiting?.reason) continue;
+        if (waiting.reason === 'CreateContainerConfigError') return void this.fail(this.configError(String(waiting.message ?? '')));
+        if (IMAGE_FAILURES.has(waiting.reason)) return void this.fail(this.imageError(status, waiting));
+      }
+      return;
+    }
+    if (phase === 'Running') return void this.followLog(name);
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      const agent = (pod.status?.containerStatuses ?? []).find((status: any) => status?.name === AGENT_CONTAINER) ?? pod.status?.containerStatuses?.[0];
+      const exitCode: number | null = agent?.state?.terminated?.exitCode ?? null;
+      if (pod.metadata?.deletionTimestamp) {
+        // Stopped by a deletion, not by its own exit: the Job's conditions tell why (the deadline, say).
+        this.killedExitCode = exitCode;
+        return;
+      }
+      void this.finish({ exitCode, signal: null }, { catchUp: true });
+    }
+  }
+
+  private onJob(type: WatchEventType, job: any): void {
+    if (this.ending || this.terminating) return;
+    if (type === 'DELETED') {
+      // Someone else deleted the Job: its pod goes with it, or lives on orphaned, out of fracta's hands.
+      void this.finish({ exitCode: null, signal: 'SIGTERM' }, { catchUp: false });
+      return;
+    }
+    const conditions: any[] = job?.status?.conditions ?? [];
+    const failing = conditions.find((entry) => (entry?.type === 'FailureTarget' || entry?.type === 'Failed') && entry?.status === 'True');
+    if (failing?.reason === 'DeadlineExceeded') {
+      void this.finish({ exitCode: this.killedExitCode, signal: null, deadlineExceeded: true }, { catchUp: true });
+      return;
+    }
+    const complete = conditions.some((entry) => entry?.type === 'Complete' && entry?.status === 'True');
+    if (failing?.type === 'Failed' || complete) {
+      // The pod's own status carries the exit code and normally comes first; without it, the Job's verdict.
+      this.later(this.timing.logSettleMs, () => void this.finish({ exitCode: complete ? 0 : this.killedExitCode, signal: null }, { catchUp: true }));
+    }
+  }
+
+  /** Streams the log of the running container; retried while the API does not serve it yet (400). */
+  private async followLog(pod: string): Promise<void> {
+    if (this.following) return;
+    this.following = true;
+    let pause = 100;
+    while (!this.ending) {
+      try {
+        const controller = await this.kube.followLog(this.namespace, pod, AGENT_CONTAINER, this.inlet());
+        this.piped = true;
+        this.track(controller);
+        return;
+      } catch (error) {
+        const status = error instanceof KubeError ? error.status : undefined;
+        // The pod is gone, and its log with it: what was streamed is what there is.
+        if (status === 404) return this.followEnded();
+        if (error instanceof FractaError && error.code === 'k8s_forbidden') return void this.fail(error);
+        // 400: the container does not serve its log yet; anything else may pass too.
+        await this.sleep(pause);
+        pause = Math.min(pause * 2, 2_000);
+      }
+    }
+  }
+
+  /** Where the library pipes the log: into the run's output, its end the end of the follow. */
+  private inlet(): Writable {
+    const inlet = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        if (this.raw.writableEnded) return done();
+        if (this.raw.write(chunk)) done();
+        else this.raw.once('drain', () => done());
+      },
+      final: (done) => {
+        this.followEnded();
+        done();
+      },
+    });
+    // The library attaches no error listener to the response it pipes here, and an abort or a broken
+    // connection emits 'error' on it: unheard, that would throw out of fracta. It ends the follow.
+    inlet.on('pipe', (source: NodeJS.ReadableStream) => source.on('error', () => this.followEnded()));
+    return inlet;
+  }
+
+  private async fail(error: FractaError): Promise<void> {
+    // The Job would wait for ever: delete it (its pod and Secret go with it).
+    await this.finish({ exitCode: null, signal: null, startError: error }, { catchUp: false, before: () => this.kube.deleteJob(this.namespace, this.jobName).catch(() => undefined) });
+  }
+
+  private async finish(exit: JobExit, ending: Ending): Promise<void> {
+    if (this.ending) return;
+    this.ending = true;
+    await ending.before?.();
+    if (ending.catchUp && this.piped) await within(this.followDone, this.timing.logSettleMs);
+    for (const controller of this.controllers) controller.abort();
+    this.controllers.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.raw.end();
+    await this.written;
+    if (ending.catchUp && this.podName) await this.catchUp(this.podName);
+    if (this.lines) {
+      this.lines.end();
+      // The last lines reach the parser before the run is said to be over.
+      await finished(this.lines).catch(() => undefined);
+    }
+    this.resolveExit(exit);
+  }
+
+  /**
+   * A follow stream can end before the container's last writes: the whole log, read once more,
+   * replaces the streamed copy when it is longer, and its extra tail reaches the line parser.
+   */
+  private async catchUp(pod: string): Promise<void> {
+    let full: Buffer;
+    try {
+      full = Buffer.from(maskSecrets(await this.kube.readLog(this.namespace, pod, AGENT_CONTAINER), this.secrets));
+    } catch {
+      return; // The pod is gone (deadline, TTL): the streamed copy is what there is.
+    }
+    if (full.length <= this.streamedBytes) return;
+    const path = this.job.stdoutPath;
+    const streamed = await readRange(path, this.stdoutStart, this.streamedBytes);
+    // Earlier turns of the run, if any, stay in the file; only this pod's part is replaced.
+    await fs.promises.truncate(path, this.stdoutStart);
+    await fs.promises.appendFile(path, full);
+    if (this.lines && full.subarray(0, streamed.length).equals(streamed)) this.lines.write(full.subarray(streamed.length));
+  }
+
+  private configError(message: string): FractaError {
+    const namespace = this.namespace;
+    const missingKey = /couldn't find key (\S+) in Secret ([^/\s]+)\/(\S+)/.exec(message);
+    if (missingKey) {
+      const [, key, , name] = missingKey;
+      return new FractaError(
+        'k8s_secret_missing',
+        `the Secret "${name}" in namespace "${namespace}" has no key "${key}", which runtime "${this.run.runtime}" reads through kubernetes.env secret_ref: ` +
+          `add the key (kubectl -n ${namespace} edit secret ${name}) or fix the secret_ref (the kubelet said: ${message})`,
+      );
+    }
+    const missingSecret = /secret "([^"]+)" not found/.exec(message);
+    if (missingSecret) {
+      const name = missingSecret[1]!;
+      const keys = this.secretKeys(name);
+      const key = keys.length > 0 ? ` (key ${keys.map((entry) => `"${entry}"`).join(', ')})` : '';
+      return new FractaError(
+        'k8s_secret_missing',
+        `the Secret "${name}"${key} that runtime "${this.run.runtime}" reads through kubernetes.env secret_ref does not exist in namespace "${namespace}": ` +
+          `create it (kubectl -n ${namespace} create secret generic ${name}${keys.map((entry) => ` --from-literal=${entry}=...`).join('')}) or fix the secret_ref (the kubelet said: ${message})`,
+      );
+    }
+    return new FractaError('k8s_error', `the pod of run ${this.job.runId} cannot start its container (CreateContainerConfigError: ${message}); check the runtime's kubernetes: block and the agent image`);
+  }
+
+  private imageError(status: any, waiting: { reason: string; message?: string }): FractaError {
+    const container = [...(this.manifest.spec?.template.spec?.initContainers ?? []), ...(this.manifest.spec?.template.spec?.containers ?? [])].find(
+      (entry: V1Container) => entry.name === status?.name,
+    );
+    const image = container?.image ?? status?.image ?? this.run.config.image;
+    const problem = waiting.reason === 'InvalidImageName' ? 'is not a valid image reference' : 'cannot be pulled';
+    return new FractaError(
+      'k8s_image_failed',
+      `the image "${image}" of runtime "${this.run.runtime}" ${problem} (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}): ` +
+        'check kubernetes.image (name, tag, registry) and that the cluster may pull it (imagePullSecrets of the service account)',
+    );
+  }
+
+  /** The keys the pod reads from a Secret, from the manifest's secretKeyRefs. */
+  private secretKeys(name: string): string[] {
+    const spec = this.manifest.spec?.template.spec;
+    const containers = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+    const keys = containers.flatMap((container) => (container.env ?? []).map((entry) => entry.valueFrom?.secretKeyRef).filter((ref) => ref?.name === name).map((ref) => ref!.key));
+    return [...new Set(keys)];
+  }
+
+  private podsGone(timeoutMs: number): Promise<void> {
+    if (this.podsAlive.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.podsGoneWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private track(controller: AbortController): void {
+    if (this.ending) controller.abort();
+    else this.controllers.add(controller);
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits for `promise`, at most `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function readRange(file: string, start: number, length: number): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, start);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
