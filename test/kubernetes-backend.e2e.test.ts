@@ -124,6 +124,17 @@ async function startError(run: TestRun): Promise<FractaError> {
   return error as FractaError;
 }
 
+/** Fails the test if `promise` has not settled within `ms` (an event that never comes, not a sleep). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const jobNameOf = (run: TestRun) => `fracta-${run.job.runId}`;
 const summary = (request: RecordedRequest) => `${request.method} ${request.path}`;
 const isLog = (request: RecordedRequest) => request.resource === 'pods/log';
@@ -195,6 +206,8 @@ describe('kubernetes backend', () => {
       ['agent', 'false', 200],
     ]);
     expect(rest.some((request) => request.method === 'DELETE')).toBe(false);
+    // Every watch and log stream was closed by the client when the run ended.
+    await within(cluster.idle(), 2_000, 'every watch and log stream closed');
   });
 
   it('a non-zero exit of the agent is the exit code of the run', async () => {
@@ -255,7 +268,7 @@ describe('kubernetes backend', () => {
 
   it('a Job past its deadline ends the run with deadlineExceeded and keeps what the pod wrote', async () => {
     seedApiKey();
-    cluster.script({ logChunks: ['working on it\n'], deadline: true });
+    cluster.script({ logChunks: ['working on it\n'], chunkDelayMs: 50, deadline: true });
     const run = makeRun();
     const job = await start(run);
     const exit = await job.exited;
@@ -281,7 +294,8 @@ describe('kubernetes backend', () => {
     expect(cluster.objects('jobs')).toEqual([]);
     expect(cluster.objects('secrets').map((secret) => secret['metadata'].name)).toEqual(['claude-secret']);
     expect(fs.readFileSync(run.job.stdoutPath, 'utf8')).toBe('first line\nsecond line\n');
-    // A second cancel, with the Job gone, is done at once.
+    await within(cluster.idle(), 2_000, 'every watch and log stream closed');
+    // A second cancel, with the run over, is done at once.
     await job.terminate();
   });
 
@@ -346,6 +360,49 @@ describe('kubernetes backend', () => {
     const error = await startError(makeRun({ kubeconfigFile: writeKubeconfig(other, address, 'gone-cluster') }));
     expect(error.code).toBe('k8s_unreachable');
     expect(error.message).toContain(`cannot reach the Kubernetes API at ${address} (context "gone-cluster"): ECONNREFUSED`);
+  });
+
+  it('403 on watching pods fails the run with k8s_forbidden naming the verb, and deletes the Job', async () => {
+    seedApiKey();
+    cluster.refuse('watch', 'pods', 403);
+    cluster.script({ logChunks: ['never read\n'], hold: true });
+    const run = makeRun();
+    const job = await start(run);
+    const exit = await job.exited;
+    expect(exit.startError?.code).toBe('k8s_forbidden');
+    expect(exit.startError?.message).toContain(`Kubernetes refused to watch pods in namespace "${NAMESPACE}" (403 Forbidden`);
+    expect(exit.startError?.message).toContain('needs the verb "watch" on "pods" in API group ""');
+    expect(cluster.requests.filter((request) => request.method === 'DELETE').map(summary)).toEqual([`DELETE /apis/batch/v1/namespaces/${NAMESPACE}/jobs/${jobNameOf(run)}`]);
+  });
+
+  it('kubernetes.context picks a context of the kubeconfig, which the location keeps; an unknown one lists those there are', async () => {
+    seedApiKey();
+    const file = path.join(dir, 'two-contexts.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '  - { name: nowhere, cluster: { server: "http://127.0.0.1:9", insecure-skip-tls-verify: true } }',
+        `  - { name: fake, cluster: { server: "${cluster.url}", insecure-skip-tls-verify: true } }`,
+        'users: [{ name: tester, user: { token: test-token } }]',
+        'contexts:',
+        '  - { name: laptop, context: { cluster: nowhere, user: tester } }',
+        '  - { name: staging, context: { cluster: fake, user: tester } }',
+        'current-context: laptop',
+        '',
+      ].join('\n'),
+    );
+    const chosen = makeRun({ kubeconfigFile: file });
+    const job = await start({ ...chosen, job: { ...chosen.job, kubernetes: { ...chosen.job.kubernetes!, config: { ...chosen.job.kubernetes!.config, context: 'staging' } } } });
+    expect(job.location?.context).toBe('staging');
+    expect(await job.exited).toEqual({ exitCode: 0, signal: null });
+
+    const unknown = makeRun({ kubeconfigFile: file });
+    const error = await startError({ ...unknown, job: { ...unknown.job, kubernetes: { ...unknown.job.kubernetes!, config: { ...unknown.job.kubernetes!.config, context: 'prod' } } } });
+    expect(error.code).toBe('config_invalid');
+    expect(error.message).toContain('"prod" is not a context of the kubeconfig (it has: laptop, staging)');
   });
 
   it('logs asked for while the container is not yet served never fail the run: no log request before Running, a 400 after it is retried', async () => {

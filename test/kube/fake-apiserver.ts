@@ -57,6 +57,8 @@ export interface FakeCluster {
   /** Stores an object as if someone else had created it (a Secret a runtime references, a Job of another tool). */
   seed(resource: Resource, object: Obj): Obj;
   objects(resource: Resource, namespace?: string): Obj[];
+  /** Resolves once no watch or log stream is open (every client went away). */
+  idle(): Promise<void>;
   /** Resolves with the first request (past or future) that matches. */
   waitForRequest(match: (request: RecordedRequest) => boolean): Promise<RecordedRequest>;
   close(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startFakeCluster(): Promise<FakeCluster> {
   const requests: RecordedRequest[] = [];
   const refusals: Refusal[] = [];
   const waiters = new Set<{ match: (request: RecordedRequest) => boolean; resolve: (request: RecordedRequest) => void }>();
+  const idleWaiters = new Set<() => void>();
   let seq = 0;
   const state = new ClusterState(timers, () => ++seq);
 
@@ -226,7 +229,7 @@ export async function startFakeCluster(): Promise<FakeCluster> {
     request.status = 200;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const out = new Outlet(res, timers, open);
+    const out = new Outlet(res, timers, open, onClosed);
     const matches = (event: WatchEvent) =>
       event.resource === resource &&
       event.object['metadata'].namespace === namespace &&
@@ -270,7 +273,7 @@ export async function startFakeCluster(): Promise<FakeCluster> {
     }
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const out = new Outlet(res, timers, open);
+    const out = new Outlet(res, timers, open, onClosed);
     const total = log.script.logChunks?.length ?? 0;
     const stopAt = total - (log.script.dropTail ?? 0);
     let sent = 0;
@@ -284,6 +287,12 @@ export async function startFakeCluster(): Promise<FakeCluster> {
     log.listeners.add(pump);
     res.on('close', () => log.listeners.delete(pump));
     pump();
+  }
+
+  function onClosed(): void {
+    if (open.size > 0) return;
+    for (const resolve of idleWaiters) resolve();
+    idleWaiters.clear();
   }
 
   function refused(refusal: Refusal, resource: string, namespace: string, name: string | undefined): Obj {
@@ -319,6 +328,10 @@ export async function startFakeCluster(): Promise<FakeCluster> {
       return state.put(resource, copy, 'ADDED');
     },
     objects: (resource, namespace) => [...state.objects[resource].values()].filter((object) => namespace === undefined || object['metadata'].namespace === namespace),
+    idle() {
+      if (open.size === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.add(resolve));
+    },
     waitForRequest(match) {
       const past = requests.find(match);
       if (past) return Promise.resolve(past);
@@ -405,9 +418,13 @@ class Outlet {
     private readonly res: http.ServerResponse,
     private readonly timers: Set<NodeJS.Timeout>,
     open: Set<http.ServerResponse>,
+    onClosed: () => void,
   ) {
     open.add(res);
-    res.on('close', () => open.delete(res));
+    res.on('close', () => {
+      open.delete(res);
+      onClosed();
+    });
   }
 
   write(data: string | Buffer, cut: boolean): void {

@@ -67,6 +67,9 @@ export interface Transition {
   readonly reason?: string;
 }
 
+/** Each step of a graceful pod deletion: SIGTERM to exit, exit to removal. */
+const KILL_STEP_MS = 20;
+
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export class ClusterState {
@@ -301,7 +304,8 @@ export class ClusterState {
     pod['metadata'].deletionTimestamp = now();
     pod['metadata'].deletionGracePeriodSeconds = pod['spec'].terminationGracePeriodSeconds ?? 30;
     this.put('pods', pod, 'MODIFIED');
-    later(this.timers, 3, () => {
+    // The container takes a moment to act on SIGTERM, and the kubelet another to report and remove the pod.
+    later(this.timers, KILL_STEP_MS, () => {
       const running = pod['status'].containerStatuses?.[0]?.state?.running as { startedAt: string } | undefined;
       if (running) {
         pod['status'].phase = 'Failed';
@@ -310,7 +314,7 @@ export class ClusterState {
         this.transition(pod, 'Failed', 'Error');
       }
       this.endLog(namespace, name);
-      later(this.timers, 3, () => {
+      later(this.timers, KILL_STEP_MS, () => {
         this.put('pods', pod, 'DELETED');
         this.transition(pod, 'Deleted');
         afterwards?.();

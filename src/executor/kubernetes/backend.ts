@@ -358,8 +358,7 @@ class PodRun {
         done();
       },
     });
-    // The library attaches no error listener to the response it pipes here, and an abort or a broken
-    // connection emits 'error' on it: unheard, that would throw out of fracta. It ends the follow.
+    // A response that breaks (or is aborted) does not end what it is piped into: its error ends the follow too.
     inlet.on('pipe', (source: NodeJS.ReadableStream) => source.on('error', () => this.followEnded()));
     return inlet;
   }

@@ -300,7 +300,9 @@ export function kubeError(error: unknown, attempt: Attempt, target: Target): Fra
     const message = error instanceof Error ? error.message : String(error);
     return fail('k8s_error', `Kubernetes request to ${attempt.verb} ${what} in ${where} failed: ${message}`);
   }
-  const said = status.message ?? (error as Error).message?.split('\n').find((line) => line.startsWith('Message:'))?.slice(9) ?? 'no message';
+  // An ApiException's own message is `HTTP-Code: ...\nMessage: ...\nBody: ...`; a failed watch's, the status text.
+  const text = error instanceof Error ? error.message : '';
+  const said = status.message ?? text.split('\n').find((line) => line.startsWith('Message: '))?.slice(9) ?? (text || 'no message');
   const group = GROUPS[attempt.resource];
   switch (status.code) {
     case 403:
