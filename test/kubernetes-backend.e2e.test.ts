@@ -315,6 +315,22 @@ describe('kubernetes backend', () => {
     expect(cluster.objects('secrets')).toEqual([]);
   });
 
+  it('403 on making the Job own its Secret removes both and names the verb', async () => {
+    cluster.refuse('patch', 'secrets', 403);
+    const run = makeRun();
+    const error = await startError(run);
+    expect(error.code).toBe('k8s_forbidden');
+    expect(error.message).toContain('needs the verb "patch" on "secrets"');
+    expect(cluster.requests.filter((request) => request.method === 'DELETE').map((request) => [summary(request), request.query, request.rawBody])).toEqual(
+      expect.arrayContaining([
+        [`DELETE /apis/batch/v1/namespaces/${NAMESPACE}/jobs/${jobNameOf(run)}`, { propagationPolicy: 'Background' }, ''],
+        [`DELETE /api/v1/namespaces/${NAMESPACE}/secrets/${jobNameOf(run)}-input`, {}, ''],
+      ]),
+    );
+    expect(cluster.objects('secrets')).toEqual([]);
+    expect(cluster.objects('jobs')).toEqual([]);
+  });
+
   it('409: a second run with the same run id is refused as a run-id collision and leaves the first run alone', async () => {
     seedApiKey();
     cluster.script({ logChunks: ['first run\n'], hold: true });

@@ -42,7 +42,7 @@ export function kubernetesBackend(options: KubernetesBackendOptions = {}): Execu
       if (!run) {
         throw new FractaError('internal_error', `run ${job.runId} reached the kubernetes backend without its kubernetes part (job.kubernetes): the runner must plan it for kubernetes`);
       }
-      // Everything the API would refuse is refused before a request is made.
+      // What the builder can check is refused before any request is made.
       const manifests = buildManifests(job, run);
       const kube = await connect(run.config);
       const namespace = run.config.namespace;
@@ -117,8 +117,10 @@ class PodRun {
   private piped = false;
   private followEnded!: () => void;
   private readonly followDone = new Promise<void>((resolve) => (this.followEnded = resolve));
-  /** What the Job says when the pod went without an exit of its own (killed at the deadline). */
+  /** The exit code of a pod that was deleted rather than ending on its own (killed at the deadline, say). */
   private killedExitCode: number | null = null;
+  /** The Job has completed or failed: the pod's end must follow shortly. */
+  private verdictSeen = false;
 
   // The pod's log mixes the container's stdout and stderr (the API serves one stream): all of it goes
   // to the stdout file and the line parser; the stderr file is created and stays empty.
@@ -316,7 +318,8 @@ class PodRun {
       return;
     }
     const complete = conditions.some((entry) => entry?.type === 'Complete' && entry?.status === 'True');
-    if (failing?.type === 'Failed' || complete) {
+    if ((failing?.type === 'Failed' || complete) && !this.verdictSeen) {
+      this.verdictSeen = true;
       // The pod's own status carries the exit code and normally comes first; without it, the Job's verdict.
       this.later(this.timing.logSettleMs, () => void this.finish({ exitCode: complete ? 0 : this.killedExitCode, signal: null }, { catchUp: true }));
     }
