@@ -195,3 +195,39 @@ export function condition(type: string, status: 'True' | 'False', reason?: strin
   const time = now();
   return { type, status, lastProbeTime: time, lastTransitionTime: time, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
 }
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The part of Job validation a client can trip: the name (it becomes a pod label), containers, restartPolicy. */
+export function jobCauses(job: Obj): Cause[] {
+  const causes: Cause[] = [];
+  const name = job['metadata']?.name;
+  if (!name) causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' });
+  else if (!DNS_LABEL.test(name) || name.length > 63) {
+    causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`, reason: 'FieldValueInvalid' });
+  }
+  const spec = job['spec']?.template?.spec;
+  const containers = (spec?.containers ?? []) as Obj[];
+  if (containers.length === 0) causes.push({ field: 'spec.template.spec.containers', message: 'Required value', reason: 'FieldValueRequired' });
+  containers.forEach((container, index) => {
+    if (!container['name']) causes.push({ field: `spec.template.spec.containers[${index}].name`, message: 'Required value', reason: 'FieldValueRequired' });
+    if (!container['image']) causes.push({ field: `spec.template.spec.containers[${index}].image`, message: 'Required value', reason: 'FieldValueRequired' });
+  });
+  const restart = spec?.restartPolicy;
+  if (restart !== 'Never' && restart !== 'OnFailure') {
+    causes.push({ field: 'spec.template.spec.restartPolicy', message: `Unsupported value: "${restart ?? ''}": supported values: "OnFailure", "Never"`, reason: 'FieldValueNotSupported' });
+  }
+  return causes;
+}
+
+export function secretCauses(secret: Obj): Cause[] {
+  const name = secret['metadata']?.name;
+  if (!name) return [{ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' }];
+  if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
+    return [{ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`, reason: 'FieldValueInvalid' }];
+  }
+  const size = [...Object.values(secret['data'] ?? {}).map((value) => Buffer.from(String(value), 'base64').length), ...Object.values(secret['stringData'] ?? {}).map((value) => Buffer.byteLength(String(value)))].reduce((a, b) => a + b, 0);
+  if (size > 1024 * 1024) return [{ field: 'data', message: 'Too long: must have at most 1048576 bytes', reason: 'FieldValueTooLong' }];
+  return [];
+}
