@@ -1,4 +1,9 @@
-/** A run's workspace: a fresh folder with the host's files, the task file and fracta's own folder. */
+/**
+ * A run's workspace: a fresh folder with the host's files, the task file and fracta's own folder.
+ * fracta's own small files are written synchronously: each is a few hundred bytes, and a thread-pool
+ * round trip per file cost more than the write itself when many runs start at once.
+ */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FractaError } from '../errors.js';
@@ -6,25 +11,30 @@ import { FRACTA_DIR } from '../host/bootstrap.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import { createRepoWorkspace, removeRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 
-async function writeInside(workdir: string, relative: string, content: string): Promise<void> {
+function writeInside(workdir: string, relative: string, content: string, made: Set<string>): void {
   const target = path.resolve(workdir, relative);
   if (!target.startsWith(workdir + path.sep)) {
     throw new FractaError('workspace_failed', `a host asked to write ${relative}, which is outside the workspace`);
   }
-  await fsp.mkdir(path.dirname(target), { recursive: true });
-  await fsp.writeFile(target, content, { mode: 0o600 });
+  const folder = path.dirname(target);
+  if (!made.has(folder)) {
+    fs.mkdirSync(folder, { recursive: true });
+    made.add(folder);
+  }
+  fs.writeFileSync(target, content, { mode: 0o600 });
 }
 
 export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
   const { workdir, bootstrap, command, request, resolved, fractaServer } = plan;
   try {
     if (plan.repo && !plan.sharedWorkspace) await createRepoWorkspace(plan.repo, workdir);
-    await fsp.mkdir(workdir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
+    const made = new Set([workdir]);
     // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
-    await writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n');
+    writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n', made);
     await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, fractaServer, env: plan.childEnv.env });
-    if (bootstrap.fileName) await writeInside(workdir, bootstrap.fileName, bootstrap.fileContent);
-    for (const file of command.files ?? []) await writeInside(workdir, file.path, file.content);
+    if (bootstrap.fileName) writeInside(workdir, bootstrap.fileName, bootstrap.fileContent, made);
+    for (const file of command.files ?? []) writeInside(workdir, file.path, file.content, made);
   } catch (error) {
     if (error instanceof FractaError) throw error;
     throw new FractaError('workspace_failed', `could not prepare the workspace ${workdir}: ${(error as Error).message}`);

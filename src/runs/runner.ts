@@ -209,14 +209,16 @@ export class Runner {
    * Starts queued runs, oldest first, as far as slots allow; a run cancelled while queued ends here.
    * Runs on every local release, and on a timer while anything waits (slots freed by other processes).
    */
-  private pump(): Array<Promise<unknown>> {
+  private pump(sweepCancels = false): Array<Promise<unknown>> {
     const launches: Array<Promise<unknown>> = [];
     // Once a runtime's oldest waiting run finds no slot, its younger ones (that cannot borrow a
     // parent's) would not either: each try is disk work under a lock, so do not repeat it.
     const full = new Set<string>();
     for (const active of [...this.queue]) {
       const request = this.slotRequest(active);
-      const cancelled = this.store.cancelRequested(active.plan.runId);
+      // A cancel from another process is a marker file: looked for on the timer's sweep, or when
+      // the run is about to start, not for every queued run on every release.
+      const cancelled = (sweepCancels || !full.has(request.runtime) || request.parentRun) && this.store.cancelRequested(active.plan.runId);
       if (!cancelled && !request.parentRun && full.has(request.runtime)) continue;
       if (!cancelled && !this.slots.tryAcquire(request)) {
         if (!request.parentRun) full.add(request.runtime);
@@ -232,7 +234,7 @@ export class Runner {
     }
     if (this.queue.length > 0 && !this.queueTimer) {
       // Not unref'd: a process with queued runs (a CLI waiting for one) must live to start them.
-      this.queueTimer = setInterval(() => void this.pump(), QUEUE_POLL_MS);
+      this.queueTimer = setInterval(() => void this.pump(true), QUEUE_POLL_MS);
     } else if (this.queue.length === 0 && this.queueTimer) {
       clearInterval(this.queueTimer);
       this.queueTimer = undefined;
@@ -421,6 +423,13 @@ export class Runner {
   private async finish(active: ActiveRun, record: RunRecord): Promise<RunRecord> {
     const { plan } = active;
     clearTimeout(active.silence);
+    // The slot is for the agent's process, which is gone: the next run starts while this one's
+    // changes are read, its workspace removed and its record written.
+    if (active.holdsSlot) {
+      active.holdsSlot = false;
+      this.slots.release(this.slotRequest(active));
+      void this.pump();
+    }
     let final = record;
     if (plan.repo && active.prepared && final.git) {
       const changes = await summarizeChanges(plan.repo, final.workspace).catch((error: Error) => {
@@ -453,11 +462,6 @@ export class Runner {
     await this.persist(active);
     this.store.markEnded(final.run_id);
     this.active.delete(final.run_id);
-    if (active.holdsSlot) {
-      active.holdsSlot = false;
-      this.slots.release(this.slotRequest(active));
-      void this.pump();
-    }
     for (const resolve of active.turnWaiters) resolve();
     active.resolveEnded(final);
     return final;

@@ -44,6 +44,8 @@ export class SlotPool {
   private readonly mutex: string;
   /** Folders known to exist, so a spawn does not ask the file system again each time. */
   private readonly made = new Set<string>();
+  /** Slots this process holds (not loans), by run: when they alone fill a limit, the disk need not be asked. */
+  private readonly own = new Map<string, string>();
 
   constructor(
     private readonly dir: string,
@@ -136,6 +138,7 @@ export class SlotPool {
 
   /** Takes a global and a runtime slot for the run (or its parent's on loan); true when taken. */
   tryAcquire(request: SlotRequest): boolean {
+    if (!request.parentRun && this.ownFull(request)) return false;
     return this.withMutex(() => {
       const [global, runtime] = this.folders(request) as [string, string];
       if (this.live(global).length >= request.maxGlobal || this.live(runtime).length >= request.maxRuntime) return this.tryBorrow(request);
@@ -144,11 +147,21 @@ export class SlotPool {
         this.ensureFolder(folder);
         fs.writeFileSync(path.join(folder, `${request.runId}.json`), JSON.stringify(lease));
       }
+      this.own.set(request.runId, request.runtime);
       return true;
     });
   }
 
+  /** Whether this process's own slots already reach a limit (a queue of one process draining). */
+  private ownFull(request: SlotRequest): boolean {
+    if (this.own.size >= request.maxGlobal) return true;
+    let sameRuntime = 0;
+    for (const runtime of this.own.values()) if (runtime === request.runtime) sameRuntime++;
+    return sameRuntime >= request.maxRuntime;
+  }
+
   release(request: SlotRequest): void {
+    this.own.delete(request.runId);
     for (const folder of this.folders(request)) {
       try {
         fs.unlinkSync(path.join(folder, `${request.runId}.json`));

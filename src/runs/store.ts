@@ -57,8 +57,10 @@ export class RunStore {
   async write(record: RunRecord): Promise<void> {
     const target = this.recordPath(record.run_id);
     const temporary = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-    await fsp.rename(temporary, target);
+    // Synchronous: a record is a few KB (the output in it is bounded), and a thread-pool round trip
+    // per call cost more than the write when many runs start and end at once.
+    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(temporary, target);
   }
 
   /** The pid of a run's child as its record has it; null for no record, no pid or a record cut short. */

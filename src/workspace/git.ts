@@ -36,12 +36,20 @@ export function isLockContention(stderr: string): boolean {
   return /index\.lock|\.lock'?: File exists|could not lock|unable to create .*\.lock|is locked|another git process/i.test(stderr);
 }
 
+/**
+ * Whether git tripped over another git changing the list of worktrees at the same moment (one being
+ * removed while this one reads them all): gone on a second try.
+ */
+export function isWorktreeRace(stderr: string): boolean {
+  return /failed to read .*worktrees\/.*\/(commondir|gitdir)|worktrees\/.*: No such file or directory/i.test(stderr);
+}
+
 /** Runs a git command, retrying while other gits hold the repository's locks. */
 export async function gitRetrying(cwd: string, args: readonly string[], tries = 20): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const result = await gitRaw(cwd, args);
     if (result.code === 0) return result.stdout;
-    if (attempt >= tries || !isLockContention(result.stderr)) {
+    if (attempt >= tries || !(isLockContention(result.stderr) || isWorktreeRace(result.stderr))) {
       throw new FractaError('workspace_failed', `git ${args.join(' ')} failed: ${result.stderr.trim() || `exit ${result.code}`}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30 * attempt));

@@ -119,7 +119,16 @@ export async function createRepoWorkspace(workspace: RepoWorkspace, workdir: str
   if (workspace.mode === 'worktree') {
     if (fs.existsSync(workdir)) throw new FractaError('workspace_failed', `the workspace path ${workdir} exists already`);
     await fsp.mkdir(path.dirname(workdir), { recursive: true });
-    await gitRetrying(workspace.repo, ['worktree', 'add', '-b', workspace.branch!, '--', workdir, workspace.baseCommit!]);
+    // The branch first, then the worktree on it: `worktree add -b` creates the branch and may then
+    // fail on a race with another run's worktree being removed, leaving a branch that a retry with
+    // -b refuses. This way a retry finds the branch it made and goes on.
+    await gitRetrying(workspace.repo, ['branch', '--no-track', '--', workspace.branch!, workspace.baseCommit!]);
+    try {
+      await gitRetrying(workspace.repo, ['worktree', 'add', '--', workdir, workspace.branch!]);
+    } catch (error) {
+      await gitRaw(workspace.repo, ['branch', '-D', '--', workspace.branch!]);
+      throw error;
+    }
   } else if (workspace.mode === 'copy') {
     await fsp.cp(workspace.repo, workdir, { recursive: true, errorOnExist: true, force: false, verbatimSymlinks: true });
   }
