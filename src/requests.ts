@@ -3,7 +3,7 @@
  * Parsing failures become one clear sentence per field, with a stable code.
  */
 import { z } from 'zod';
-import { CLEANUP_POLICIES, MODEL_TIERS, oneOf, strictObject } from './config/schema.js';
+import { BACKENDS, CLEANUP_POLICIES, MODEL_TIERS, oneOf, strictObject } from './config/schema.js';
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
 import { RUN_STATUSES } from './runs/record.js';
@@ -48,6 +48,9 @@ export const spawnRequestSchema = strictObject({
   repo: z.string().min(1).optional().describe('A local git repository (or, with workspace: copy, any folder) for the agent to work on.'),
   base_branch: z.string().min(1).optional().describe("The branch (or commit) the run's worktree starts from (default: the repository's current branch)."),
   branch: z.string().min(1).optional().describe('The new branch for the run (default: fracta/<task>-<id>).'),
+  backend: oneOf(BACKENDS, 'backend')
+    .optional()
+    .describe("Where the run goes: local (this machine) or kubernetes (a Job, per the runtime's kubernetes: block); default: the runtime's backend, else local."),
   workspace: oneOf(WORKSPACE_MODES, 'workspace mode')
     .optional()
     .describe('With repo: worktree (default; its own checkout and branch), copy (a plain folder), inplace (the checkout itself; unsafe for parallel runs).'),

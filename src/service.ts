@@ -24,6 +24,7 @@ import {
 } from './requests.js';
 import { isTerminal, type RunRecord } from './runs/record.js';
 import { recoverRuns, type RecoveryReport } from './runs/recovery.js';
+import { homeLabel, KubernetesRemote } from './executor/kubernetes/remote.js';
 import { cleanWorkspaces, type CleanReport } from './runs/clean.js';
 import { Runner } from './runs/runner.js';
 import { isRunId } from './runs/ids.js';
@@ -56,6 +57,7 @@ export class Fracta {
   private readonly backend: ExecutionBackend;
   private runnerInstance: Runner | undefined;
   private recovered: Promise<RecoveryReport> | undefined;
+  private remoteInstance: KubernetesRemote | undefined;
 
   constructor(options: FractaOptions = {}) {
     this.env = options.env ?? process.env;
@@ -67,9 +69,15 @@ export class Fracta {
     return this.configSource.current();
   }
 
+  /** Runs on clusters: nothing of the kubernetes client loads until a run or a Job needs it. */
+  private get remote(): KubernetesRemote {
+    this.remoteInstance ??= new KubernetesRemote(() => this.config(), homeLabel(fractaHome(this.env)));
+    return this.remoteInstance;
+  }
+
   /** Created on first use, so that listing tools touches no disk. */
   get runner(): Runner {
-    this.runnerInstance ??= new Runner(new RunStore(fractaHome(this.env)), this.backend);
+    this.runnerInstance ??= new Runner(new RunStore(fractaHome(this.env)), this.backend, undefined, this.remote);
     return this.runnerInstance;
   }
 
@@ -85,7 +93,20 @@ export class Fracta {
       } catch {
         // a broken config is reported by the call that needs it
       }
-      return recoverRuns(this.runner.store, graceS * 1000);
+      const store = this.runner.store;
+      const report = await recoverRuns(store, graceS * 1000, (record) => this.remote.stop(record));
+      // Then the clusters: a Job of this install that no live run accounts for is deleted.
+      const orphans = await this.remote
+        .reconcile(async (runId) => {
+          const record = await store.read(runId).catch(() => undefined);
+          return record !== undefined && !isTerminal(record.status);
+        })
+        .catch((error: Error) => {
+          report.warnings.push(`could not reconcile Jobs on the cluster: ${error.message}`);
+          return [];
+        });
+      report.jobsDeleted.push(...orphans.map((orphan) => `${orphan.namespace}/${orphan.job}`));
+      return report;
     })();
     return this.recovered;
   }

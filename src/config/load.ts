@@ -149,6 +149,7 @@ function resolveRuntime(
     cleanup,
     max_concurrent,
     inherit_env,
+    backend,
     kubernetes,
     ...options
   } = parsed.data as Record<
@@ -156,6 +157,11 @@ function resolveRuntime(
     unknown
   > &
     typeof parsed.data;
+  if (backend === 'kubernetes') {
+    for (const key of ['namespace', 'image'] as const) {
+      if (!kubernetes?.[key]) problems.push(`${formatPath([...at, 'kubernetes', key])}: is required with backend: kubernetes (${key === 'namespace' ? 'the namespace its Jobs run in' : 'the container image with the CLI'})`);
+    }
+  }
   const checks = adapter.check?.(options) ?? [];
   for (const [key, message] of checks) problems.push(`${formatPath([...at, key])}: ${message}`);
   if (checks.length > 0) return undefined;
@@ -171,6 +177,7 @@ function resolveRuntime(
     cleanup,
     maxConcurrent: max_concurrent,
     inheritEnv: inherit_env,
+    backend,
     kubernetes,
     options,
   };

@@ -1,4 +1,4 @@
-import type { CleanupPolicy, KubernetesConfig, ModelTier } from './schema.js';
+import type { BackendName, CleanupPolicy, KubernetesConfig, ModelTier } from './schema.js';
 
 /** A runtime after validation: what hosts and the pipeline use. Hosts never read raw YAML. */
 export interface RuntimeConfig<Options = unknown> {
@@ -17,6 +17,8 @@ export interface RuntimeConfig<Options = unknown> {
   readonly maxConcurrent: number | undefined;
   /** Only these of fracta's variables reach the child (overrides agents.inherit_env). */
   readonly inheritEnv: readonly string[] | undefined;
+  /** Where its runs go unless a spawn says otherwise (default local). */
+  readonly backend: BackendName | undefined;
   readonly kubernetes: KubernetesConfig | undefined;
   /** The adapter's own settings, validated by its schema. */
   readonly options: Options;

@@ -8,6 +8,10 @@ export const MODEL_TIERS = ['heavy', 'medium', 'light'] as const;
 export type ModelTier = (typeof MODEL_TIERS)[number];
 
 export const CLEANUP_POLICIES = ['keep', 'on_success', 'always'] as const;
+
+/** Where a run's process lives: this machine, or a Job on a cluster (the runtime's kubernetes: block). */
+export const BACKENDS = ['local', 'kubernetes'] as const;
+export type BackendName = (typeof BACKENDS)[number];
 export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
 
 /** A strict object whose unknown keys are reported with the names that are allowed. */
@@ -71,6 +75,7 @@ export const runtimeCommonShape = {
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional(),
   max_concurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
   inherit_env: z.array(envName).optional(),
+  backend: oneOf(BACKENDS, 'backend').optional(),
   kubernetes: kubernetesSchema.optional(),
 };
 

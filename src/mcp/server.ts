@@ -21,7 +21,7 @@ import { LineTransport } from './transport.js';
  * client waits for the SDK and nothing more when it starts fracta.
  */
 async function loadCore(options: FractaOptions) {
-  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }] = await Promise.all([
+  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }, { describeRecovery }] = await Promise.all([
     import('../service.js'),
     import('./tools.js'),
     import('./resources.js'),
@@ -29,6 +29,7 @@ async function loadCore(options: FractaOptions) {
     import('./shape.js'),
     import('../errors.js'),
     import('zod'),
+    import('../runs/recovery.js'),
   ]);
   const jsonSchema = (schema: import('zod').ZodType, io: 'input' | 'output'): Tool['inputSchema'] => {
     const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -42,7 +43,7 @@ async function loadCore(options: FractaOptions) {
     outputSchema: jsonSchema(tool.output, 'output'),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
   }));
-  return { fracta: new Fracta(options), TOOLS, tools, resources, progressFollower, errorResult, FractaError };
+  return { fracta: new Fracta(options), TOOLS, tools, resources, progressFollower, errorResult, FractaError, describeRecovery };
 }
 type Core = Awaited<ReturnType<typeof loadCore>>;
 
@@ -136,14 +137,16 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   // call reports it too), and recover runs left by a fracta that stopped.
   server.oninitialized = () => {
     void core().then(
-      ({ fracta }) => {
+      ({ fracta, describeRecovery }) => {
         try {
           fracta.config();
         } catch (error) {
           console.error(`fracta: ${(error as Error).message}`);
         }
         return fracta.ready().then(
-          (report) => report.interrupted.length > 0 && console.error(`fracta: recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`),
+          (report) => {
+            for (const line of describeRecovery(report)) console.error(`fracta: ${line}`);
+          },
           (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
         );
       },

@@ -150,7 +150,10 @@ export function conclude(record: RunRecord, host: Host, ending: Ending, secrets:
   if (reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown') {
     outcome = stoppedOutcome(reason, record, ending.idleTimeoutS);
   }
-  else if (stream) {
+  else if (exit.startError) {
+    // The backend could not get the agent going (a cluster's missing Secret or image): its own words.
+    outcome = { status: 'failed', error: { code: exit.startError.code, message: exit.startError.message } };
+  } else if (stream) {
     outcome = resultOutcome(host, record, exit, stream.lastResult, 'its stream ended without a result event', reason !== undefined);
   } else outcome = batchOutcome(host, record, exit);
 

@@ -86,6 +86,12 @@ export const runRecordSchema = z.object({
     .default(null)
     .describe('for a run on a repository: its branch, the commits the agent made, what it left uncommitted, and a diff summary against the base'),
   owner_started: z.number().nullable().default(null).describe('start time of the fracta process that runs it (to tell a reused pid apart)'),
+  backend: z.enum(['local', 'kubernetes']).default('local').describe('where its process ran: this machine, or a Job on a cluster'),
+  kubernetes: z
+    .object({ namespace: z.string(), job: z.string(), context: z.string().nullable() })
+    .nullable()
+    .default(null)
+    .describe('for a run on the kubernetes backend: its Job (with the kubeconfig context used)'),
 });
 
 export type RunRecord = z.infer<typeof runRecordSchema>;

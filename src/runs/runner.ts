@@ -8,6 +8,7 @@ import fsp from 'node:fs/promises';
 import { maskSecrets } from '../config/env.js';
 import { asFractaError, FractaError } from '../errors.js';
 import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
+import { collectWorkspaceFiles } from '../executor/kubernetes/files.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
 import { prepareWorkspace, removeWorkspace } from '../executor/workspace.js';
 import { summarizeChanges } from '../workspace/repo.js';
@@ -75,6 +76,14 @@ function isStreamSpec(command: SpawnPlan['command']): command is StreamSpec {
   return 'parser' in command;
 }
 
+/** Runs that are not local processes (Jobs on a cluster): their backend, loaded when first needed, and how to stop one this process does not own. */
+export interface RemoteRuns {
+  backend(): Promise<ExecutionBackend>;
+  stop(record: RunRecord): Promise<void>;
+  /** The HOME_LABEL value of this fracta install. */
+  readonly home: string;
+}
+
 export class Runner {
   private readonly active = new Map<string, ActiveRun>();
   private readonly starting = new Set<Promise<unknown>>();
@@ -90,6 +99,7 @@ export class Runner {
     private readonly backend: ExecutionBackend,
     /** Grace for runs of other processes, which this one has no plan for. */
     private readonly killGraceMs = 5_000,
+    private readonly remote?: RemoteRuns,
   ) {
     this.slots = new SlotPool(store.slotsDir, (runId) => store.pidOf(runId));
   }
@@ -158,7 +168,21 @@ export class Runner {
       children: [],
       owner_started: processIdentity().started,
       workspace_mode: plan.sharedWorkspace ? 'shared' : (plan.repo?.mode ?? 'fresh'),
-      git: plan.repo?.baseCommit
+      backend: plan.kubernetes ? 'kubernetes' : 'local',
+      kubernetes: null,
+      git: plan.kubernetes?.git
+        ? {
+            // Cloned in the pod, which is gone when the run ends: what the agent pushed is on the remote.
+            repo: plan.kubernetes.git.url,
+            branch: plan.kubernetes.git.branch,
+            base_branch: plan.kubernetes.git.baseBranch,
+            base_commit: null,
+            commits: [],
+            uncommitted: [],
+            diff: { files: [], insertions: 0, deletions: 0 },
+            branch_kept: null,
+          }
+        : plan.repo?.baseCommit
         ? {
             repo: plan.repo.repo,
             branch: plan.repo.branch,
@@ -279,7 +303,14 @@ export class Runner {
       return;
     }
     this.heardFrom(active);
-    record = { ...record, pid: active.job.pid, started_at: new Date().toISOString() };
+    const location = active.job.location;
+    record = {
+      ...record,
+      pid: active.job.pid,
+      started_at: new Date().toISOString(),
+      backend: location ? 'kubernetes' : 'local',
+      kubernetes: location ? { namespace: location.namespace, job: location.job, context: location.context } : null,
+    };
     active.record = record;
     await this.persist(active);
     active.session?.attach(active.job);
@@ -291,9 +322,12 @@ export class Runner {
   }
 
   /** Starts one process of the run (a session that resumes per turn starts one a turn), logs appended. */
-  private startJob(active: ActiveRun, command: SpawnPlan['command']): Promise<RunningJob> {
+  private async startJob(active: ActiveRun, command: SpawnPlan['command']): Promise<RunningJob> {
     const { plan, record, session } = active;
-    return this.backend.start({
+    const cluster = plan.kubernetes;
+    if (cluster && !this.remote) throw new FractaError('internal_error', 'this fracta has no kubernetes backend');
+    const backend = cluster ? await this.remote!.backend() : this.backend;
+    return backend.start({
       runId: plan.runId,
       command: plan.command.command,
       args: command.args,
@@ -307,6 +341,20 @@ export class Runner {
       stderrPath: record.stderr_path,
       killGraceMs: plan.killGraceMs,
       secrets: plan.childEnv.secrets,
+      ...(cluster
+        ? {
+            kubernetes: {
+              config: cluster.config,
+              runtime: plan.resolved.runtime.name,
+              timeoutS: plan.timeoutS,
+              fractaEnv: cluster.fractaEnv,
+              // The host's files were staged in the local workspace; the pod gets them through its Secret.
+              files: await collectWorkspaceFiles(plan.workdir),
+              home: this.remote!.home,
+              ...(cluster.git ? { git: cluster.git } : {}),
+            },
+          }
+        : {}),
     });
   }
 
@@ -381,7 +429,7 @@ export class Runner {
     clearTimeout(timer);
     session?.dispose();
     await session?.log.close();
-    const reason = active.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : undefined);
+    const reason = active.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : exit.deadlineExceeded ? 'timeout' : undefined);
     const record = conclude(
       active.record,
       plan.resolved.host,
@@ -611,6 +659,8 @@ export class Runner {
     this.store.requestCancel(runId);
     if (record.pid !== null && isRunProcess(record.pid, runId)) {
       await killGroup(record.pid, this.killGraceMs);
+    } else if (record.kubernetes && this.remote) {
+      await this.remote.stop(record);
     }
     // The owner writes the terminal record when it sees the exit; if the owner is gone, we do.
     if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) {
@@ -620,7 +670,7 @@ export class Runner {
     const cancelled: RunRecord = {
       ...record,
       status: 'cancelled',
-      error: { code: 'cancelled', message: 'cancelled on request; its process group was killed' },
+      error: { code: 'cancelled', message: record.kubernetes ? 'cancelled on request; its Job was deleted' : 'cancelled on request; its process group was killed' },
       ended_at: new Date().toISOString(),
     };
     await this.store.write(cancelled);

@@ -14,6 +14,8 @@ import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../runs/ids.js';
 import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
+import { POD_WORKDIR } from '../executor/kubernetes/types.js';
+import { checkPromptNotInArgs, chooseBackend, planKubernetes, podEnv, type KubernetesPlan } from './kubernetes.js';
 
 /** Where a run sits in a chain of agents spawning agents. */
 export interface Lineage {
@@ -63,6 +65,8 @@ export interface SpawnPlan {
   readonly maxConcurrent: number;
   readonly maxChildren: number;
   readonly warnings: readonly string[];
+  /** Set when the run goes to a cluster: the workspace above is then only where the host's files are staged. */
+  readonly kubernetes: KubernetesPlan | undefined;
 }
 
 /** The request's needs that a host must have, and how to say that it does not. */
@@ -139,6 +143,9 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const resolved = RuntimeRegistry.fromConfig(config).resolve(request.runtime);
   const { runtime, host } = resolved;
   const warnings = checkCapabilities(request, resolved);
+  const runId = newRunId();
+  // What a run on a cluster cannot do is said before anything else is looked up.
+  const cluster = chooseBackend(request, runtime) === 'kubernetes' ? await planKubernetes(request, runtime, runId) : undefined;
   const resume = await context.findResume(resolved);
 
   checkChain(context);
@@ -150,7 +157,6 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     secretNames: config.secretEnv,
   });
 
-  const runId = newRunId();
   const lineage: Lineage = {
     parentRun: context.parent.parentRun,
     rootRun: context.parent.rootRun ?? runId,
@@ -167,7 +173,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     throw new FractaError('invalid_input', "repo: a resumed session runs in its first run's workspace; leave repo out when resuming", 'repo');
   }
   const repo =
-    request.repo === undefined
+    request.repo === undefined || cluster
       ? undefined
       : await planRepoWorkspace({
           repo: request.repo,
@@ -182,18 +188,18 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const workdir = resume?.workdir ?? (repo?.mode === 'inplace' ? repo.repo : context.workspaceFor(runId));
   const bootstrap = host.bootstrap(request.task, undefined, request.contract);
   // What the child needs to know to spawn grandchildren in the same chain and state folder.
-  const env: Record<string, string> = {
-    ...childEnv.env,
-    FRACTA_HOME: context.home,
+  const lineageEnv: Record<string, string> = {
     FRACTA_PARENT_RUN: runId,
     FRACTA_ROOT_RUN: lineage.rootRun,
     FRACTA_DEPTH: String(lineage.depth),
   };
+  // On a cluster the command is built for the pod (its workspace, no local environment).
+  const env: Record<string, string> = cluster ? lineageEnv : { ...childEnv.env, FRACTA_HOME: context.home, ...lineageEnv };
   const input: CommandInput = {
     prompt: bootstrap.initialPrompt,
     model: choice.model,
     resumeToken: resume?.token,
-    workdir,
+    workdir: cluster ? POD_WORKDIR : workdir,
     allowedTools: request.allowed_tools,
     agentMcp: request.agent_mcp === true,
     env,
@@ -201,8 +207,14 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const command = request.stream ? host.buildStreamCommand(input) : host.buildBatchCommand(input);
   warnings.push(...(command.warnings ?? []));
   const childProcessEnv = { ...env, ...command.env };
+  let kubernetes: KubernetesPlan | undefined;
+  if (cluster) {
+    checkPromptNotInArgs(runtime, input.prompt, command.args);
+    kubernetes = { ...cluster, fractaEnv: podEnv(runId, lineageEnv, command, childEnv) };
+  }
   // Run what was found, by absolute path: the child's cwd is the workspace, not where fracta started.
-  const executable = findCommand(command.command, childProcessEnv.PATH, config.baseDir);
+  // A pod runs the command as its image has it.
+  const executable = cluster ? command.command : findCommand(command.command, childProcessEnv.PATH, config.baseDir);
   if (!executable) {
     throw new FractaError(
       'command_not_found',
@@ -235,5 +247,6 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     maxConcurrent: config.maxConcurrent,
     maxChildren: config.maxChildren,
     warnings,
+    kubernetes,
   };
 }

@@ -20,7 +20,7 @@ import type {
 import { FractaError } from '../../errors.js';
 import type { Job } from '../backend.js';
 import { inputSecretName, isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue, jobName, labelValue } from './names.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type KubernetesRun } from './types.js';
+import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type KubernetesRun } from './types.js';
 
 export { jobName } from './names.js';
 
@@ -106,6 +106,7 @@ export function buildManifests(job: Job, run: KubernetesRun): Manifests {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [RUN_ID_LABEL]: job.runId,
     [RUNTIME_LABEL]: labelValue(run.runtime),
+    ...(run.home ? { [HOME_LABEL]: run.home } : {}),
   };
   const input = inputFor(job.stdin, run.files, run.runtime);
   const secretName = inputSecretName(job.runId);

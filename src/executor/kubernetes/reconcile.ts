@@ -6,7 +6,7 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { KubernetesConfig } from '../../config/schema.js';
 import { KubeClient } from './client.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from './types.js';
+import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from './types.js';
 
 export interface ManagedJob {
   readonly runId: string;
@@ -19,10 +19,14 @@ type Connect = (config: KubernetesConfig) => Promise<KubeClient>;
 
 const connectDefault: Connect = (config) => KubeClient.connect(config);
 
-/** The Jobs labelled as fracta's in the runtime's namespace (a Job without a run id label is not one of fracta's runs). */
-export async function listManagedJobs(config: KubernetesConfig & { namespace: string }, connect: Connect = connectDefault): Promise<ManagedJob[]> {
+/**
+ * The Jobs labelled as fracta's in the runtime's namespace (a Job without a run id label is not one of
+ * fracta's runs); with `home`, only those of that fracta install.
+ */
+export async function listManagedJobs(config: KubernetesConfig & { namespace: string }, connect: Connect = connectDefault, home?: string): Promise<ManagedJob[]> {
   const kube = await connect(config);
-  const list = await kube.listJobs(config.namespace, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` });
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}${home ? `,${HOME_LABEL}=${home}` : ''}`;
+  const list = await kube.listJobs(config.namespace, { labelSelector: selector });
   return list.items.flatMap((job) => {
     const runId = job.metadata?.labels?.[RUN_ID_LABEL];
     const name = job.metadata?.name;

@@ -12,6 +12,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'fracta';
 export const RUN_ID_LABEL = 'fracta.dev/run-id';
 export const RUNTIME_LABEL = 'fracta.dev/runtime';
+/** Which fracta install (FRACTA_HOME) made it: a restart reconciles only its own Jobs, never another install's. */
+export const HOME_LABEL = 'fracta.dev/home';
 
 /** A file of the host's workspace (settings, MCP config, the task file), relative to the workspace. */
 export interface WorkspaceFile {
@@ -31,6 +33,8 @@ export interface KubernetesRun {
   readonly files: readonly WorkspaceFile[];
   /** When the spawn names a git repository URL: cloned into the workspace by an init container. */
   readonly git?: { readonly url: string; readonly baseBranch: string; readonly branch: string };
+  /** The HOME_LABEL value of the fracta install that runs it. */
+  readonly home?: string;
 }
 
 /** Where a run lives on the cluster, as its record keeps it (to cancel or reconcile it later). */

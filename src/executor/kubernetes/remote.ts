@@ -1,0 +1,83 @@
+/**
+ * What the runner and crash recovery need of the kubernetes backend, without loading it: the backend
+ * itself on a run's first start, a way to stop a run's Job from any fracta process (cancel from the
+ * CLI, recovery after a crash), and the start-up sweep for Jobs no run record accounts for.
+ */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import type { FractaConfig } from '../../config/runtime.js';
+import type { KubernetesConfig } from '../../config/schema.js';
+import type { RunRecord } from '../../runs/record.js';
+import type { ExecutionBackend } from '../backend.js';
+
+/** The HOME_LABEL value of a fracta install: this machine and its FRACTA_HOME, hashed (a label value is short). */
+export function homeLabel(fractaHome: string): string {
+  return `h${createHash('sha256').update(`${os.hostname()}\0${fractaHome}`).digest('hex').slice(0, 20)}`;
+}
+
+type ClusterConfig = KubernetesConfig & { namespace: string };
+
+export interface OrphanJob {
+  readonly runId: string;
+  readonly namespace: string;
+  readonly job: string;
+}
+
+export class KubernetesRemote {
+  private backendLoading: Promise<ExecutionBackend> | undefined;
+
+  constructor(
+    private readonly config: () => FractaConfig,
+    readonly home: string,
+  ) {}
+
+  backend(): Promise<ExecutionBackend> {
+    this.backendLoading ??= import('./backend.js').then(({ kubernetesBackend }) => kubernetesBackend());
+    return this.backendLoading;
+  }
+
+  /** The cluster settings a run was started with: its runtime's, as the config has them now. */
+  private clusterOf(runtime: string): ClusterConfig | undefined {
+    const kubernetes = this.config().runtimes.get(runtime)?.kubernetes;
+    return kubernetes?.namespace ? { ...kubernetes, namespace: kubernetes.namespace } : undefined;
+  }
+
+  /** Deletes a run's Job (with its pod and input Secret); a Job already gone is fine. */
+  async stop(record: RunRecord): Promise<void> {
+    if (!record.kubernetes) return;
+    const cluster = this.clusterOf(record.runtime);
+    if (!cluster) {
+      throw new Error(`runtime "${record.runtime}" has no kubernetes: block any more, so Job ${record.kubernetes.namespace}/${record.kubernetes.job} could not be deleted: delete it with kubectl`);
+    }
+    const { deleteRunJob } = await import('./reconcile.js');
+    await deleteRunJob({ ...cluster, ...(record.kubernetes.context ? { context: record.kubernetes.context } : {}) }, record.kubernetes.namespace, record.kubernetes.job);
+  }
+
+  /**
+   * Jobs of this install still running on a cluster that no live run accounts for (their record ended,
+   * or is missing): deleted, so nothing runs that nobody watches. `owned` says whether a live fracta
+   * process (this one or another sharing FRACTA_HOME) still follows the run.
+   */
+  async reconcile(owned: (runId: string) => Promise<boolean>): Promise<OrphanJob[]> {
+    const clusters = new Map<string, ClusterConfig>();
+    for (const runtime of this.config().runtimes.values()) {
+      const kubernetes = runtime.kubernetes;
+      if (runtime.backend !== 'kubernetes' || !kubernetes?.namespace) continue;
+      const key = `${kubernetes.kubeconfig ?? ''}\0${kubernetes.context ?? ''}\0${kubernetes.in_cluster ?? false}\0${kubernetes.namespace}`;
+      clusters.set(key, { ...kubernetes, namespace: kubernetes.namespace });
+    }
+    if (clusters.size === 0) return [];
+    const { deleteRunJob, listManagedJobs } = await import('./reconcile.js');
+    const { KubeClient } = await import('./client.js');
+    const deleted: OrphanJob[] = [];
+    for (const cluster of clusters.values()) {
+      const jobs = await listManagedJobs(cluster, (config) => KubeClient.connect(config), this.home);
+      for (const job of jobs) {
+        if (job.state !== 'active' || (await owned(job.runId))) continue;
+        await deleteRunJob(cluster, job.namespace, job.job);
+        deleted.push({ runId: job.runId, namespace: job.namespace, job: job.job });
+      }
+    }
+    return deleted;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The kubernetes backend end to end: `fracta mcp` over real stdio, the real @kubernetes/client-node in
+ * the server, the fake API server of test/kube/ in this process playing the cluster.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { homeLabel } from '../src/executor/kubernetes/remote.js';
+import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../src/executor/kubernetes/types.js';
+import { startFakeCluster, type FakeCluster, type RecordedRequest } from './kube/fake-apiserver.js';
+import { ECHO_AGENT, FIXTURE_CONFIG, makeSandbox, onCleanup, runCleanups, startServer, structured, text, type Server } from './helpers/harness.js';
+
+const NAMESPACE = 'agents';
+const LOCAL_SECRET = 'sk-local-value-93be01';
+
+let cluster: FakeCluster;
+
+beforeEach(async () => {
+  cluster = await startFakeCluster();
+  onCleanup(() => cluster.close());
+  cluster.seed('secrets', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'agent-keys', namespace: NAMESPACE },
+    type: 'Opaque',
+    data: { 'api-key': Buffer.from('sk-cluster-only').toString('base64') },
+  });
+});
+afterEach(runCleanups);
+
+function kubeconfigFile(dir: string): string {
+  const file = path.join(dir, 'kubeconfig.yaml');
+  fs.writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `  - name: fake`,
+      `    cluster: { server: "${cluster.url}", insecure-skip-tls-verify: true }`,
+      'users:',
+      '  - name: tester',
+      '    user: { token: test-token }',
+      'contexts:',
+      '  - name: fake',
+      `    context: { cluster: fake, user: tester, namespace: ${NAMESPACE} }`,
+      'current-context: fake',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** The fixture config plus runtimes with a kubernetes: block pointing at the fake. */
+function clusterConfig(kubeconfig: string): string {
+  const block = (secret = 'agent-keys') => `
+      kubernetes:
+        namespace: ${NAMESPACE}
+        image: registry.example/echo-agent:1
+        kubeconfig: ${kubeconfig}
+        env:
+          - { name: AGENT_API_KEY, secret_ref: { name: ${secret}, key: api-key } }`;
+  return `${FIXTURE_CONFIG}
+    echo-json-anywhere:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--json", "--stdin"]
+      output: json
+      session_path: session_id
+      error_path: is_error
+      cost_path: total_cost_usd
+      usage_path: usage
+      turns_path: num_turns
+      env:
+        AGENT_TOKEN: "\${FRACTA_TEST_SECRET}"${block()}
+    echo-cluster:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--stdin"]
+      backend: kubernetes${block()}
+    echo-cluster-nokey:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--stdin"]
+      backend: kubernetes${block('absent-keys')}
+    claude-cluster:
+      adapter: claude
+      backend: kubernetes${block()}
+    echo-arg-cluster:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--", "{prompt}"]
+      prompt_via: arg${block()}
+`;
+}
+
+async function start(): Promise<Server> {
+  const sandbox = makeSandbox();
+  const config = clusterConfig(kubeconfigFile(sandbox.dir));
+  return startServer({ config, env: { FRACTA_TEST_SECRET: LOCAL_SECRET } });
+}
+
+const posts = (resource: string) => cluster.requests.filter((request) => request.method === 'POST' && request.resource === resource);
+
+function isBackgroundDelete(request: RecordedRequest, job: string): boolean {
+  return request.method === 'DELETE' && request.resource === 'jobs' && request.path.endsWith(`/jobs/${job}`);
+}
+
+describe('spawn with backend: kubernetes through MCP', () => {
+  it('returns the same result shape as the same spawn run locally, and nothing local reaches the manifest', async () => {
+    const server = await start();
+    const task = 'summarize the release notes';
+    const local = structured(await server.call('spawn', { task, runtime: 'echo-json-anywhere' }));
+    expect(local).toMatchObject({ status: 'succeeded', backend: 'local', kubernetes: null });
+    // The pod writes what the same CLI wrote here, split across chunks mid-line.
+    const bytes = fs.readFileSync(local.stdout_path);
+    cluster.script({ logChunks: [bytes.subarray(0, 17), bytes.subarray(17, 60), bytes.subarray(60)], exitCode: 0 });
+
+    const remote = structured(await server.call('spawn', { task, runtime: 'echo-json-anywhere', backend: 'kubernetes', wait_s: 30 }));
+    expect(remote.error).toBeNull();
+    expect(Object.keys(remote).sort()).toEqual(Object.keys(local).sort());
+    for (const key of ['status', 'output', 'output_bytes', 'resume_token', 'cost_usd', 'usage', 'num_turns', 'exit_code', 'host', 'tier', 'runtime', 'task_bytes']) {
+      expect(remote[key], key).toEqual(local[key]);
+    }
+    expect(remote).toMatchObject({ backend: 'kubernetes', pid: null, kubernetes: { namespace: NAMESPACE, job: `fracta-${remote.run_id}`, context: 'fake' } });
+
+    const [job] = posts('jobs');
+    const manifest = JSON.stringify(job!.body);
+    expect(manifest).not.toContain(task);
+    expect(manifest).not.toContain(LOCAL_SECRET);
+    expect(manifest).not.toContain('AGENT_TOKEN');
+    expect(job!.body.spec.template.spec.containers[0].env).toContainEqual({ name: 'AGENT_API_KEY', valueFrom: { secretKeyRef: { name: 'agent-keys', key: 'api-key' } } });
+    expect(job!.body.spec.template.spec.containers[0].env).toContainEqual({ name: 'FRACTA_RUN_ID', value: remote.run_id });
+    const [secret] = posts('secrets');
+    expect(JSON.stringify(secret!.body)).not.toContain(LOCAL_SECRET);
+  });
+
+  it('cancel deletes the Job with its pod (Background propagation, no body) and the run ends cancelled', async () => {
+    const server = await start();
+    cluster.script({ logChunks: ['working\n'], hold: true });
+    const started = structured(await server.call('spawn', { task: 'run until stopped', runtime: 'echo-cluster', wait_s: 0 }));
+    await cluster.waitForRequest((request) => request.resource === 'pods/log' && request.query['follow'] === 'true' && request.status === 200);
+    const cancelled = structured(await server.call('cancel', { run_id: started.run_id }));
+    expect(cancelled).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
+    const deletion = cluster.requests.find((request) => isBackgroundDelete(request, `fracta-${started.run_id}`));
+    expect(deletion?.query['propagationPolicy']).toBe('Background');
+    expect(deletion?.rawBody).toBe('');
+    expect(cluster.objects('pods')).toEqual([]);
+    expect(cluster.objects('jobs')).toEqual([]);
+  });
+
+  it('a missing Secret fails the run fast, naming the Secret and the key', async () => {
+    const server = await start();
+    const started = Date.now();
+    const record = structured(await server.call('spawn', { task: 'x', runtime: 'echo-cluster-nokey', wait_s: 30 }));
+    expect(record.status).toBe('failed');
+    expect(record.error.code).toBe('k8s_secret_missing');
+    expect(record.error.message).toMatch(/absent-keys/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(cluster.requests.some((request) => isBackgroundDelete(request, `fracta-${record.run_id}`))).toBe(true);
+  });
+
+  it("a Job past its deadline ends the run as timed_out", async () => {
+    const server = await start();
+    cluster.script({ logChunks: ['still going\n'], deadline: true });
+    const record = structured(await server.call('spawn', { task: 'x', runtime: 'echo-cluster', wait_s: 30 }));
+    expect(record).toMatchObject({ status: 'timed_out', error: { code: 'timed_out' } });
+  });
+
+  it('what a pod cannot do is refused before anything is sent to the cluster', async () => {
+    const server = await start();
+    const refusals: Array<[Record<string, unknown>, RegExp]> = [
+      [{ runtime: 'claude-cluster', stream: true }, /stream: a live session needs the agent's stdin/],
+      [{ runtime: 'claude-cluster', agent_mcp: true }, /agent_mcp: a pod cannot reach the fracta/],
+      [{ runtime: 'claude-cluster', resume_token: 'abc' }, /resume_token: a session lives in its pod's home/],
+      [{ runtime: 'echo-cluster', repo: server.sandbox.dir }, /repo: .* is not a repository URL/],
+      [{ runtime: 'echo-cluster', repo: 'https://user:token@git.example/r.git', base_branch: 'main' }, /repo: holds credentials/],
+      [{ runtime: 'echo-cluster', repo: 'https://git.example/r.git' }, /base_branch: is required/],
+      [{ runtime: 'echo-arg-cluster', backend: 'kubernetes' }, /passes the prompt as an argument.*prompt_via: stdin/],
+      [{ runtime: 'echo-json', backend: 'kubernetes' }, /no kubernetes: block/],
+      [{ runtime: 'echo-json-anywhere', backend: 'kubernetes', agent_mcp: true }, /agent_mcp|capability/],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await server.call('spawn', { task: 'x', ...args });
+      expect(result.isError, JSON.stringify(args)).toBe(true);
+      expect(text(result)).toMatch(message);
+    }
+    expect(cluster.requests.filter((request) => request.method !== 'GET')).toEqual([]);
+    expect(fs.existsSync(path.join(server.sandbox.home, 'runs'))).toBe(false);
+  });
+});
+
+describe('reconcile on start', () => {
+  it("deletes this install's Jobs that no live run accounts for, and leaves other installs' and finished ones alone", async () => {
+    const sandbox = makeSandbox();
+    const config = clusterConfig(kubeconfigFile(sandbox.dir));
+    const ours = homeLabel(sandbox.home);
+    const seedJob = (name: string, runId: string, home: string, status: Record<string, unknown>) =>
+      cluster.seed('jobs', {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name, namespace: NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [RUN_ID_LABEL]: runId, [HOME_LABEL]: home } },
+        spec: { template: { spec: { containers: [{ name: 'agent', image: 'x' }], restartPolicy: 'Never' } } },
+        status,
+      });
+    seedJob('fracta-orphan', 'orphan', ours, { active: 1 });
+    seedJob('fracta-finished', 'finished', ours, { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] });
+    seedJob('fracta-elsewhere', 'elsewhere', 'h-another-install', { active: 1 });
+    const server = await startServer({ config, env: { FRACTA_TEST_SECRET: LOCAL_SECRET, FRACTA_HOME: sandbox.home } });
+    const deletion = await cluster.waitForRequest((request) => request.method === 'DELETE' && request.resource === 'jobs');
+    expect(deletion.path).toBe(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/fracta-orphan`);
+    expect(deletion.query['propagationPolicy']).toBe('Background');
+    await server.call('runs', {});
+    expect(cluster.objects('jobs').map((job) => job['metadata'].name).sort()).toEqual(['fracta-elsewhere', 'fracta-finished']);
+    expect(server.stderr()).toMatch(/deleted 1 Job\(s\) no run accounts for: agents\/fracta-orphan/);
+  });
+});
