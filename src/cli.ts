@@ -69,6 +69,7 @@ const COMMANDS: Record<string, Command> = {
       'fracta spawn --task TEXT|- [--runtime NAME] [--model M] [--tier heavy|medium|light] [--contract TEXT]\n' +
       '             [--resume-token T | --resume-run RUN_ID] [--allowed-tool TOOL]... [--agent-mcp]\n' +
       '             [--repo PATH [--base-branch B] [--branch NAME] [--workspace worktree|copy|inplace]]\n' +
+      '             [--backend local|kubernetes]\n' +
       '             [--timeout SECONDS] [--cleanup keep|on_success|always] [--json] [--config PATH]\n' +
       '  --task -   reads the task from stdin (for long prompts)',
     options: {
@@ -86,6 +87,7 @@ const COMMANDS: Record<string, Command> = {
       'base-branch': { type: 'string' },
       branch: { type: 'string' },
       workspace: { type: 'string' },
+      backend: { type: 'string' },
       timeout: { type: 'string' },
       cleanup: { type: 'string' },
       json: { type: 'boolean' },
@@ -121,6 +123,7 @@ const COMMANDS: Record<string, Command> = {
         base_branch: values['base-branch'],
         branch: values.branch,
         workspace: values.workspace,
+        backend: values.backend,
         timeout_s: timeout,
         cleanup: values.cleanup,
       });

@@ -18,6 +18,7 @@ export const runtimeInfoSchema = z.object({
   command: z.string(),
   command_path: z.string().nullable().describe('where the command was found on PATH, or null when it is missing'),
   env_keys: z.array(z.string()).describe('variables the runtime sets (values are never shown)'),
+  backend: z.enum(['local', 'kubernetes']).describe('where its runs go unless a spawn says otherwise'),
   kubernetes: z
     .object({
       namespace: z.string().nullable(),

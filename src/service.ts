@@ -273,6 +273,7 @@ export class Fracta {
           command,
           command_path: findCommand(command, env.PATH, config.baseDir),
           env_keys: Object.keys(runtime.env),
+          backend: runtime.backend ?? 'local',
           kubernetes: runtime.kubernetes
             ? {
                 namespace: runtime.kubernetes.namespace ?? null,

@@ -49,6 +49,23 @@ model_tiers:
     expect(lines).toEqual(['fracta.yaml: agents.agent_runtimes.claude.model_tiers.huge: unknown tier (use heavy, medium, light)']);
   });
 
+  it('backend: kubernetes needs a kubernetes: block with namespace and image, each named', () => {
+    expect(errorLines(runtimeYaml('k', 'adapter: command\ncommand: c\nbackend: kubernetes\nkubernetes:\n  image: img:1'))).toEqual([
+      'fracta.yaml: agents.agent_runtimes.k.kubernetes.namespace: is required with backend: kubernetes (the namespace its Jobs run in)',
+    ]);
+    expect(errorLines(runtimeYaml('k', 'adapter: command\ncommand: c\nbackend: kubernetes'))).toHaveLength(2);
+    expect(errorLines(runtimeYaml('k', 'adapter: command\ncommand: c\nbackend: cloud'))).toEqual([
+      'fracta.yaml: agents.agent_runtimes.k.backend: unknown backend (use local, kubernetes)',
+    ]);
+  });
+
+  it('a kubernetes env entry takes exactly one of value and secret_ref', () => {
+    const lines = errorLines(
+      runtimeYaml('k', 'adapter: command\ncommand: c\nkubernetes:\n  namespace: a\n  image: i\n  env:\n    - { name: K, value: v, secret_ref: { name: s, key: k } }'),
+    );
+    expect(lines).toEqual(['fracta.yaml: agents.agent_runtimes.k.kubernetes.env[0]: give exactly one of value or secret_ref']);
+  });
+
   it('names an unknown adapter and lists the valid adapters', () => {
     expect(errorLines(runtimeYaml('x', 'adapter: nope\ncommand: c'))).toEqual([
       'fracta.yaml: agents.agent_runtimes.x.adapter: unknown adapter "nope" (use command, claude, codex, opencode, gemini)',

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { homeLabel } from '../src/executor/kubernetes/remote.js';
 import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../src/executor/kubernetes/types.js';
 import { startFakeCluster, type FakeCluster, type RecordedRequest } from './kube/fake-apiserver.js';
-import { ECHO_AGENT, FIXTURE_CONFIG, makeSandbox, onCleanup, runCleanups, startServer, structured, text, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, FIXTURE_CONFIG, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, type Server } from './helpers/harness.js';
 
 const NAMESPACE = 'agents';
 const LOCAL_SECRET = 'sk-local-value-93be01';
@@ -147,6 +147,22 @@ describe('spawn with backend: kubernetes through MCP', () => {
     expect(deletion?.rawBody).toBe('');
     expect(cluster.objects('pods')).toEqual([]);
     expect(cluster.objects('jobs')).toEqual([]);
+  });
+
+  it('fracta cancel from another process deletes the Job; the server that runs it records it cancelled, and status shows the Job', async () => {
+    const server = await start();
+    cluster.script({ logChunks: ['working\n'], hold: true });
+    const started = structured(await server.call('spawn', { task: 'run until stopped', runtime: 'echo-cluster', wait_s: 0 }));
+    await cluster.waitForRequest((request) => request.resource === 'pods/log' && request.query['follow'] === 'true' && request.status === 200);
+    const cli = { env: { ...server.sandbox.env, FRACTA_TEST_SECRET: LOCAL_SECRET } };
+    const status = await runCli(['status', started.run_id, '--config', server.sandbox.configPath], cli);
+    expect(status.stdout).toContain(`job:       ${NAMESPACE}/fracta-${started.run_id} (context fake)`);
+    const cancel = await runCli(['cancel', started.run_id, '--config', server.sandbox.configPath], cli);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cluster.requests.find((request) => isBackgroundDelete(request, `fracta-${started.run_id}`))?.query['propagationPolicy']).toBe('Background');
+    const record = structured(await server.call('wait', { run_id: started.run_id, timeout_s: 20 }));
+    expect(record).toMatchObject({ status: 'cancelled' });
+    expect(cluster.objects('pods')).toEqual([]);
   });
 
   it('a missing Secret fails the run fast, naming the Secret and the key', async () => {

@@ -66,6 +66,7 @@ export function formatRecord(record: RunRecord): string {
     `workspace: ${record.workspace}${record.workspace_removed ? ' (removed)' : ''}`,
     `log:       ${record.stdout_path}`,
   ];
+  if (record.kubernetes) lines.push(`job:       ${record.kubernetes.namespace}/${record.kubernetes.job}${record.kubernetes.context ? ` (context ${record.kubernetes.context})` : ''}`);
   if (record.resume_token) lines.push(`resume:    ${record.resume_token}`);
   if (record.git) {
     const { branch, base_branch, commits, uncommitted, diff } = record.git;
