@@ -45,15 +45,15 @@ export const spawnRequestSchema = strictObject({
     .optional()
     .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional().describe('Remove the workspace when the run ends: keep, on_success, always.'),
-  repo: z.string().min(1).optional().describe('A local git repository (or, with workspace: copy, any folder) for the agent to work on.'),
+  repo: z.string().min(1).optional().describe('A local git repository (or, with workspace: copy, any folder) for the agent to work on; on the kubernetes backend, a git URL the pod clones (with base_branch).'),
   base_branch: z.string().min(1).optional().describe("The branch (or commit) the run's worktree starts from (default: the repository's current branch)."),
   branch: z.string().min(1).optional().describe('The new branch for the run (default: fracta/<task>-<id>).'),
-  backend: oneOf(BACKENDS, 'backend')
-    .optional()
-    .describe("Where the run goes: local (this machine) or kubernetes (a Job, per the runtime's kubernetes: block); default: the runtime's backend, else local."),
   workspace: oneOf(WORKSPACE_MODES, 'workspace mode')
     .optional()
     .describe('With repo: worktree (default; its own checkout and branch), copy (a plain folder), inplace (the checkout itself; unsafe for parallel runs).'),
+  backend: oneOf(BACKENDS, 'backend')
+    .optional()
+    .describe("Where the run goes: local (this machine) or kubernetes (a Job, per the runtime's kubernetes: block); default: the runtime's backend, else local."),
 }, 'field');
 export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
 
