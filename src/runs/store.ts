@@ -11,6 +11,8 @@ import { FractaError } from '../errors.js';
 import { checkRunId } from './ids.js';
 import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
 
+let temporaryCount = 0;
+
 export class RunStore {
   readonly runsDir: string;
   readonly workspacesDir: string;
@@ -56,7 +58,8 @@ export class RunStore {
 
   async write(record: RunRecord): Promise<void> {
     const target = this.recordPath(record.run_id);
-    const temporary = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    // Unique among writers: another process has another pid, and this one counts.
+    const temporary = `${target}.${process.pid}.${++temporaryCount}.tmp`;
     // Synchronous: a record is a few KB (the output in it is bounded), and a thread-pool round trip
     // per call cost more than the write when many runs start and end at once.
     fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
