@@ -27,10 +27,8 @@ function liveGroup(): number {
 
 /** A lease as another fracta process wrote it, one that has since died. */
 function foreignLease(dir: string, runId: string, runtime = 'rt'): void {
-  for (const folder of ['global', `runtime-${runtime}`]) {
-    fs.mkdirSync(path.join(dir, folder), { recursive: true });
-    fs.writeFileSync(path.join(dir, folder, `${runId}.json`), JSON.stringify({ run_id: runId, owner: { pid: 2 ** 22 + 7, started: 1 } }));
-  }
+  fs.mkdirSync(path.join(dir, 'global'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'global', `${runId}.json`), JSON.stringify({ run_id: runId, owner: { pid: 2 ** 22 + 7, started: 1 }, runtime }));
 }
 
 const request = (runId: string) => ({ runId, runtime: 'rt', maxGlobal: 1, maxRuntime: 1 });
@@ -66,6 +64,19 @@ describe('slot leases across fracta processes', () => {
     foreignLease(dir, 'queued-run');
     expect(pool.tryAcquire(request('new-run'))).toBe(true);
     expect(pool.holders('rt')).toEqual(['new-run']);
+  });
+
+  it('the runtime limit counts only leases of that runtime; the global limit counts them all', () => {
+    const dir = tempDir();
+    const pool = new SlotPool(dir, () => null);
+    const limits = { maxGlobal: 3, maxRuntime: 1 };
+    expect(pool.tryAcquire({ runId: 'a1', runtime: 'a', ...limits })).toBe(true);
+    expect(pool.tryAcquire({ runId: 'a2', runtime: 'a', ...limits })).toBe(false);
+    expect(pool.tryAcquire({ runId: 'b1', runtime: 'b', ...limits })).toBe(true);
+    expect(pool.tryAcquire({ runId: 'c1', runtime: 'c', ...limits })).toBe(true);
+    expect(pool.tryAcquire({ runId: 'd1', runtime: 'd', ...limits })).toBe(false);
+    expect(pool.holders('a')).toEqual(['a1']);
+    expect(pool.holders().sort()).toEqual(['a1', 'b1', 'c1']);
   });
 
   it('a lease of this process holds without any child, and release frees both of its slots', () => {

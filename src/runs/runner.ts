@@ -199,13 +199,10 @@ export class Runner {
       turns_done: 0,
       events_path: isStreamSpec(plan.command) ? this.store.eventsPath(runId) : null,
     };
-    await this.store.create(runId);
+    this.store.create(runId);
     // Marked active first: a crash right after the record is written still leaves it to recovery.
     this.store.markActive(runId);
-    await Promise.all([
-      fsp.writeFile(this.store.taskPath(runId), maskSecrets(request.task, plan.childEnv.secrets), { mode: 0o600 }),
-      this.store.write(record),
-    ]);
+    await Promise.all([this.store.writeTask(runId, maskSecrets(request.task, plan.childEnv.secrets)), this.store.write(record)]);
 
     let resolveEnded!: (record: RunRecord) => void;
     const ended = new Promise<RunRecord>((resolve) => {

@@ -1,6 +1,6 @@
 /**
  * Concurrency limits that hold across every fracta process sharing one FRACTA_HOME: each running run
- * holds a lease file in slots/global/ and one in slots/<runtime>/. Leases are taken under a short
+ * holds a lease file in slots/global/ that names its runtime (the runtime limit counts those). Leases are taken under a short
  * mutex (a directory, created atomically), and a lease whose fracta process died and whose child is
  * gone is taken over, so a crash never leaks a slot. The child's pid is not written into the lease
  * (that was one more file rewrite per run): it is read from the run's record, which has it anyway,
@@ -21,6 +21,8 @@ const STALE_MUTEX_MS = 5_000;
 interface Lease {
   readonly run_id: string;
   readonly owner: ProcessIdentity;
+  /** The runtime whose limit the slot also counts against (absent in a loan). */
+  readonly runtime?: string;
   /** Written by earlier versions; now the run record's pid is used. */
   readonly child_pid?: number | null;
   /** For a loan: the run whose slot this is. */
@@ -114,12 +116,8 @@ export class SlotPool {
     return pid !== null && pid !== undefined && groupAlive(pid);
   }
 
-  private live(folder: string): string[] {
-    return [...this.leases(folder).keys()];
-  }
-
-  private folders(request: SlotRequest): string[] {
-    return [path.join(this.dir, 'global'), path.join(this.dir, `runtime-${request.runtime}`), path.join(this.dir, 'loans')];
+  private folders(): string[] {
+    return [path.join(this.dir, 'global'), path.join(this.dir, 'loans')];
   }
 
   /** Borrows the parent's slot when it holds one that is not lent already. */
@@ -140,13 +138,13 @@ export class SlotPool {
   tryAcquire(request: SlotRequest): boolean {
     if (!request.parentRun && this.ownFull(request)) return false;
     return this.withMutex(() => {
-      const [global, runtime] = this.folders(request) as [string, string];
-      if (this.live(global).length >= request.maxGlobal || this.live(runtime).length >= request.maxRuntime) return this.tryBorrow(request);
-      const lease: Lease = { run_id: request.runId, owner: processIdentity() };
-      for (const folder of [global, runtime]) {
-        this.ensureFolder(folder);
-        fs.writeFileSync(path.join(folder, `${request.runId}.json`), JSON.stringify(lease));
-      }
+      const global = path.join(this.dir, 'global');
+      const held = [...this.leases(global).values()];
+      const sameRuntime = held.filter((lease) => lease.runtime === request.runtime).length;
+      if (held.length >= request.maxGlobal || sameRuntime >= request.maxRuntime) return this.tryBorrow(request);
+      const lease: Lease = { run_id: request.runId, owner: processIdentity(), runtime: request.runtime };
+      this.ensureFolder(global);
+      fs.writeFileSync(path.join(global, `${request.runId}.json`), JSON.stringify(lease));
       this.own.set(request.runId, request.runtime);
       return true;
     });
@@ -162,18 +160,19 @@ export class SlotPool {
 
   release(request: SlotRequest): void {
     this.own.delete(request.runId);
-    for (const folder of this.folders(request)) {
+    for (const folder of this.folders()) {
       try {
         fs.unlinkSync(path.join(folder, `${request.runId}.json`));
       } catch {
-        // not a slot of this kind (a loan has no runtime slot, a slot no loan), or already gone
+        // a slot is no loan and a loan no slot; or it is already gone
       }
     }
   }
 
   /** Runs holding a slot now (for tests and diagnostics). */
   holders(runtime?: string): string[] {
-    const folder = runtime ? path.join(this.dir, `runtime-${runtime}`) : path.join(this.dir, 'global');
-    return this.withMutex(() => this.live(folder).map((name) => name.replace(/\.json$/, '')));
+    return this.withMutex(() =>
+      [...this.leases(path.join(this.dir, 'global'))].filter(([, lease]) => runtime === undefined || lease.runtime === runtime).map(([runId]) => runId),
+    );
   }
 }

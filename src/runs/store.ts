@@ -14,6 +14,8 @@ import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
 let temporaryCount = 0;
 
 export class RunStore {
+  private madeRunsDir = false;
+  private madeActiveDir = false;
   readonly runsDir: string;
   readonly workspacesDir: string;
   readonly slotsDir: string;
@@ -52,8 +54,20 @@ export class RunStore {
     return path.join(this.workspacesDir, id);
   }
 
-  async create(id: string): Promise<void> {
-    await fsp.mkdir(this.runDir(id), { recursive: true, mode: 0o700 });
+  /** Synchronous, like the other small writes of a spawn: a thread-pool round trip costs more than the mkdir. */
+  create(id: string): void {
+    if (!this.madeRunsDir) {
+      fs.mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
+      this.madeRunsDir = true;
+    }
+    fs.mkdirSync(this.runDir(id), { recursive: true, mode: 0o700 });
+  }
+
+  /** The task as the run got it (masked), for `fracta logs` and for a person reading the run's folder. */
+  async writeTask(id: string, task: string): Promise<void> {
+    // Most tasks are a few KB; a 10 MB one is written off the event loop.
+    if (task.length < 1024 * 1024) fs.writeFileSync(this.taskPath(id), task, { mode: 0o600 });
+    else await fsp.writeFile(this.taskPath(id), task, { mode: 0o600 });
   }
 
   async write(record: RunRecord): Promise<void> {
@@ -204,7 +218,10 @@ export class RunStore {
    * every record ever written.
    */
   markActive(id: string): void {
-    fs.mkdirSync(path.join(this.home, 'active'), { recursive: true });
+    if (!this.madeActiveDir) {
+      fs.mkdirSync(path.join(this.home, 'active'), { recursive: true });
+      this.madeActiveDir = true;
+    }
     fs.writeFileSync(path.join(this.home, 'active', id), '');
   }
 
