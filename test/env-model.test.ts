@@ -283,13 +283,31 @@ describe('checkCapabilities', () => {
 });
 
 describe('StreamMasker', () => {
+  const push = (masker: { push(chunk: Buffer): Buffer }, text: string | Buffer) => masker.push(Buffer.isBuffer(text) ? text : Buffer.from(text)).toString();
+
   it('masks a secret cut across pieces, and holds back only what could start one', async () => {
     const { StreamMasker } = await import('../src/config/env.js');
     const masker = new StreamMasker(['sk-secret-123']);
-    expect(masker.push('key=sk-sec')).toBe('key=');
-    expect(masker.push('ret-123 done\n')).toBe('*** done\n');
-    expect(masker.push('{"type":"result"}\n')).toBe('{"type":"result"}\n');
-    expect(masker.push('trailing s')).toBe('trailing ');
-    expect(masker.end()).toBe('s');
+    expect(push(masker, 'key=sk-sec')).toBe('key=');
+    expect(push(masker, 'ret-123 done\n')).toBe('*** done\n');
+    expect(push(masker, '{"type":"result"}\n')).toBe('{"type":"result"}\n');
+    expect(push(masker, 'trailing s')).toBe('trailing ');
+    expect(masker.end().toString()).toBe('s');
+  });
+
+  it('masks a multi-byte secret split inside a character, every occurrence, the longest secret first', async () => {
+    const { StreamMasker } = await import('../src/config/env.js');
+    const masker = new StreamMasker(['pässwörd-9', 'pässwörd-9-long']);
+    const bytes = Buffer.from('a pässwörd-9-long b pässwörd-9 c pässwörd-9\n');
+    const cut = bytes.indexOf(Buffer.from('ö')) + 1;
+    const out = push(masker, bytes.subarray(0, cut)) + push(masker, bytes.subarray(cut)) + masker.end().toString();
+    expect(out).toBe('a *** b *** c ***\n');
+  });
+
+  it('passes a piece that holds no secret on without copying it', async () => {
+    const { StreamMasker } = await import('../src/config/env.js');
+    const masker = new StreamMasker(['sk-secret-123']);
+    const piece = Buffer.from('nothing to hide here\n');
+    expect(masker.push(piece).buffer).toBe(piece.buffer);
   });
 });

@@ -69,6 +69,8 @@ export function resolveChildEnv(runtime: RuntimeConfig, source: NodeJS.ProcessEn
   return { env, secrets: [...new Set(secrets)] };
 }
 
+const STARS = Buffer.from('***');
+
 /** Secrets shorter than this are not masked: replacing every "a" or "42" would garble everything. */
 export const MIN_SECRET_LENGTH = 4;
 
@@ -82,39 +84,64 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
 }
 
 /**
- * Masks secrets in a stream of text that arrives in pieces. Only an end of a piece that could be the
+ * Masks secrets in a stream of bytes that arrives in pieces. Only an end of a piece that could be the
  * start of a secret is held back until the next piece (so a secret cut in two is still found whole);
- * everything else passes at once, so a live agent's output is never delayed.
+ * everything else passes at once, so a live agent's output is never delayed. It works on the bytes
+ * (a secret's UTF-8 bytes match where its characters do): no decoding, and no copy of a piece that
+ * holds no secret, so a 100 MB output costs little more than passing it on.
  */
 export class StreamMasker {
-  private readonly secrets: string[];
+  private readonly secrets: Buffer[];
   private readonly longest: number;
-  private carry = '';
+  private carry: Buffer = Buffer.alloc(0);
 
   constructor(secrets: readonly string[]) {
-    this.secrets = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+    this.secrets = secrets
+      .filter((secret) => secret.length >= MIN_SECRET_LENGTH)
+      .map((secret) => Buffer.from(secret))
+      .sort((a, b) => b.length - a.length);
     this.longest = Math.max(0, ...this.secrets.map((secret) => secret.length));
   }
 
-  push(text: string): string {
-    const masked = maskSecrets(this.carry + text, this.secrets);
+  push(chunk: Buffer): Buffer {
+    const masked = this.mask(this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk);
     const hold = this.heldBack(masked);
-    this.carry = masked.slice(masked.length - hold);
-    return masked.slice(0, masked.length - hold);
+    // A copy: the held-back end must not keep the whole piece alive.
+    this.carry = Buffer.from(masked.subarray(masked.length - hold));
+    return masked.subarray(0, masked.length - hold);
   }
 
-  /** The length of the longest end of `text` that is the beginning of some secret. */
-  private heldBack(text: string): number {
-    for (let length = Math.min(this.longest - 1, text.length); length > 0; length--) {
-      const end = text.slice(text.length - length);
-      if (this.secrets.some((secret) => secret.startsWith(end))) return length;
+  /** Every secret replaced by ***, longest first (so one secret inside another is fully hidden). */
+  private mask(data: Buffer): Buffer {
+    let out = data;
+    for (const secret of this.secrets) {
+      let at = out.indexOf(secret);
+      if (at === -1) continue;
+      const parts: Buffer[] = [];
+      let from = 0;
+      while (at !== -1) {
+        parts.push(out.subarray(from, at), STARS);
+        from = at + secret.length;
+        at = out.indexOf(secret, from);
+      }
+      parts.push(out.subarray(from));
+      out = Buffer.concat(parts);
+    }
+    return out;
+  }
+
+  /** The length of the longest end of `data` that is the beginning of some secret. */
+  private heldBack(data: Buffer): number {
+    for (let length = Math.min(this.longest - 1, data.length); length > 0; length--) {
+      const end = data.subarray(data.length - length);
+      if (this.secrets.some((secret) => secret.length > length && secret.subarray(0, length).equals(end))) return length;
     }
     return 0;
   }
 
-  end(): string {
+  end(): Buffer {
     const rest = this.carry;
-    this.carry = '';
+    this.carry = Buffer.alloc(0);
     return rest;
   }
 }

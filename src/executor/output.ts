@@ -47,14 +47,13 @@ export function splitLines(stream: Readable | null, onLine: (line: string) => vo
  */
 export function masked(stream: Readable | null, secrets: readonly string[]): Readable | null {
   if (!stream || secrets.length === 0) return stream;
-  const decoder = new StringDecoder('utf8');
   const masker = new StreamMasker(secrets);
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      done(null, masker.push(decoder.write(chunk)));
+      done(null, masker.push(chunk));
     },
     flush(done) {
-      done(null, masker.push(decoder.end()) + masker.end());
+      done(null, masker.end());
     },
   });
   stream.pipe(transform);
