@@ -133,6 +133,11 @@ describe('spawn with backend: kubernetes through MCP', () => {
     expect(job!.body.spec.template.spec.containers[0].env).toContainEqual({ name: 'FRACTA_RUN_ID', value: remote.run_id });
     const [secret] = posts('secrets');
     expect(JSON.stringify(secret!.body)).not.toContain(LOCAL_SECRET);
+    // The host's files (here fracta's task file) reach the pod's workspace through the Secret.
+    const input = job!.body.spec.template.spec.volumes.find((volume: { secret?: unknown }) => volume.secret);
+    const taskItem = input.secret.items.find((item: { path: string }) => item.path === 'files/.fracta/task.md');
+    expect(taskItem).toBeDefined();
+    expect(secret!.body.stringData[taskItem.key]).toContain(task);
   });
 
   it('cancel deletes the Job with its pod (Background propagation, no body) and the run ends cancelled', async () => {
