@@ -140,6 +140,18 @@ describe('spawn with backend: kubernetes through MCP', () => {
     expect(secret!.body.stringData[taskItem.key]).toContain(task);
   });
 
+  it('a repository URL with a base branch is cloned by an init container on a branch named for the run', async () => {
+    const server = await start();
+    cluster.script({ logChunks: ['done\n'], exitCode: 0 });
+    const repo = 'https://git.example/team/app.git';
+    const record = structured(await server.call('spawn', { task: 'Fix the login bug', runtime: 'echo-cluster', repo, base_branch: 'release-2', wait_s: 30 }));
+    expect(record.status).toBe('succeeded');
+    expect(record.git).toMatchObject({ repo, base_branch: 'release-2', branch: `fracta/fix-the-login-bug-${record.run_id.slice(-8)}` });
+    const [job] = posts('jobs');
+    const [clone] = job!.body.spec.template.spec.initContainers;
+    expect(clone.command.slice(-4)).toEqual(['fracta-clone', repo, 'release-2', record.git.branch]);
+  });
+
   it('cancel deletes the Job with its pod (Background propagation, no body) and the run ends cancelled', async () => {
     const server = await start();
     cluster.script({ logChunks: ['working\n'], hold: true });
