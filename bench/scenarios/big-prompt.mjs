@@ -49,7 +49,7 @@ export async function bigPrompt({ rounds, warmups, bytes, overBytes, log }) {
   }
   log(`big prompt: ${intact} runs, all intact`);
 
-  // Over the SDK's frame limit: what a client sees (an answer, a refusal, or a closed connection).
+  // Over the SDK's frame limit (which fracta's own transport lifts): what a client sees (an answer, a refusal, or a closed connection).
   const over = makePrompt(overBytes);
   let outcome;
   let mark = '';
@@ -76,7 +76,7 @@ export async function bigPrompt({ rounds, warmups, bytes, overBytes, log }) {
       floorName: 'same bytes on the fixture\'s stdin directly',
       floor: stats(times.direct),
       ...paired(times.fracta, times.direct),
-      extra: `first time on the server (not in the median): ${times.first.toFixed(0)} ms; JSON-RPC frame ${(frame / 1e6).toFixed(2)} MB (the SDK's stdio transport refuses frames over 10.49 MB)`,
+      extra: `first time on the server (not in the median): ${times.first.toFixed(0)} ms; JSON-RPC frame ${(frame / 1e6).toFixed(2)} MB (fracta's transport takes up to 64 MiB; the MCP SDK's own closes the connection past 10.49 MB)`,
       meaning: 'Whole files, diffs or transcripts can be handed to an agent as its task, and arrive byte for byte.',
     },
     {
