@@ -3,15 +3,12 @@
  * the timeout, stop it on cancel or shutdown, record the outcome, clean up. A run is never tied to
  * the request that started it: waiting is separate from running.
  */
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import { maskSecrets } from '../config/env.js';
 import { asFractaError, FractaError } from '../errors.js';
 import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
 import { collectWorkspaceFiles } from '../executor/kubernetes/files.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
-import { prepareWorkspace, removeWorkspace } from '../executor/workspace.js';
-import { summarizeChanges } from '../workspace/repo.js';
+import { prepareWorkspace } from '../executor/workspace.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import type { LoggedEvent } from '../events.js';
 import type { StreamSpec } from '../host/host.js';
@@ -20,12 +17,11 @@ import { EventLog } from './event-log.js';
 import { LiveSession } from './session.js';
 import { SlotPool } from './slots.js';
 import { isRunProcess, processAlive } from './run-process.js';
-import { processIdentity } from './identity.js';
 import { checkRunId } from './ids.js';
 import { isTerminal, type RunRecord } from './record.js';
+import { initialRecord, isStreamSpec } from './initial-record.js';
+import { settleWorkspace } from './settle-workspace.js';
 import type { RunStore } from './store.js';
-
-const ARGV_ELEMENT_CHARS = 200;
 
 interface ActiveRun {
   record: RunRecord;
@@ -52,17 +48,6 @@ interface ActiveRun {
   gate?: (next: RunningJob | undefined) => void;
 }
 
-export function logUri(runId: string): string {
-  return `fracta://runs/${runId}/log`;
-}
-
-function recordArgv(plan: SpawnPlan): string[] {
-  return [plan.command.command, ...plan.command.args].map((arg) => {
-    const masked = maskSecrets(arg, plan.childEnv.secrets);
-    return masked.length > ARGV_ELEMENT_CHARS ? `${masked.slice(0, ARGV_ELEMENT_CHARS)}… (${masked.length} characters)` : masked;
-  });
-}
-
 /** setTimeout's ceiling (about 24.8 days); a longer timeout is as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -72,9 +57,6 @@ const INBOX_POLL_MS = 150;
 /** How often queued runs look for a slot that another fracta process freed. */
 const QUEUE_POLL_MS = 200;
 
-function isStreamSpec(command: SpawnPlan['command']): command is StreamSpec {
-  return 'parser' in command;
-}
 
 /** Runs that are not local processes (Jobs on a cluster): their backend, loaded when first needed, and how to stop one this process does not own. */
 export interface RemoteRuns {
@@ -124,81 +106,9 @@ export class Runner {
   }
 
   private async startRun(plan: SpawnPlan): Promise<RunRecord> {
-    const { runId, resolved, request } = plan;
+    const { runId, request } = plan;
     if (plan.lineage.parentRun) this.store.claimChild(plan.lineage.parentRun, runId, plan.maxChildren);
-    const now = new Date().toISOString();
-    const record: RunRecord = {
-      run_id: runId,
-      status: 'queued',
-      runtime: resolved.runtime.name,
-      host: resolved.runtime.adapter,
-      tier: resolved.tier,
-      model: plan.model ?? null,
-      model_tier: request.tier ?? null,
-      task_preview: maskSecrets(request.task.slice(0, 200), plan.childEnv.secrets),
-      task_bytes: Buffer.byteLength(request.task),
-      output: null,
-      output_bytes: null,
-      output_truncated: false,
-      error: null,
-      resume_token: null,
-      exit_code: null,
-      signal: null,
-      cost_usd: null,
-      usage: null,
-      num_turns: null,
-      workspace: plan.workdir,
-      workspace_removed: false,
-      cleanup: plan.cleanup,
-      log_uri: logUri(runId),
-      stdout_path: this.store.stdoutPath(runId),
-      stderr_path: this.store.stderrPath(runId),
-      argv: recordArgv(plan),
-      pid: null,
-      owner_pid: process.pid,
-      timeout_s: plan.timeoutS,
-      created_at: now,
-      started_at: null,
-      ended_at: null,
-      warnings: [...plan.warnings],
-      parent_run: plan.lineage.parentRun,
-      root_run: plan.lineage.rootRun,
-      depth: plan.lineage.depth,
-      resumed_from: plan.resume?.fromRun ?? null,
-      children: [],
-      owner_started: processIdentity().started,
-      workspace_mode: plan.sharedWorkspace ? 'shared' : (plan.repo?.mode ?? 'fresh'),
-      backend: plan.kubernetes ? 'kubernetes' : 'local',
-      kubernetes: null,
-      git: plan.kubernetes?.git
-        ? {
-            // Cloned in the pod, which is gone when the run ends: what the agent pushed is on the remote.
-            repo: plan.kubernetes.git.url,
-            branch: plan.kubernetes.git.branch,
-            base_branch: plan.kubernetes.git.baseBranch,
-            base_commit: null,
-            commits: [],
-            uncommitted: [],
-            diff: { files: [], insertions: 0, deletions: 0 },
-            branch_kept: null,
-          }
-        : plan.repo?.baseCommit
-        ? {
-            repo: plan.repo.repo,
-            branch: plan.repo.branch,
-            base_branch: plan.repo.baseBranch,
-            base_commit: plan.repo.baseCommit,
-            commits: [],
-            uncommitted: [],
-            diff: { files: [], insertions: 0, deletions: 0 },
-            branch_kept: null,
-          }
-        : null,
-      stream: isStreamSpec(plan.command),
-      awaiting_input: false,
-      turns_done: 0,
-      events_path: isStreamSpec(plan.command) ? this.store.eventsPath(runId) : null,
-    };
+    const record = initialRecord(plan, this.store);
     this.store.create(runId);
     // Marked active first: a crash right after the record is written still leaves it to recovery.
     this.store.markActive(runId);
@@ -475,34 +385,7 @@ export class Runner {
       this.slots.release(this.slotRequest(active));
       void this.pump();
     }
-    let final = record;
-    if (plan.repo && active.prepared && final.git) {
-      const changes = await summarizeChanges(plan.repo, final.workspace).catch((error: Error) => {
-        final = { ...final, warnings: [...final.warnings, `could not read what the agent changed: ${error.message}`] };
-        return null;
-      });
-      if (changes) final = { ...final, git: { ...final.git!, ...changes } };
-    }
-    let remove = record.cleanup === 'always' || (record.cleanup === 'on_success' && record.status === 'succeeded');
-    if (plan.sharedWorkspace || !active.prepared) remove = false; // it belongs to the run that started the session, or was never made
-    else if (remove && record.cleanup === 'on_success' && record.resume_token && plan.resolved.host.resumeInSameWorkdir) {
-      remove = false;
-      final = {
-        ...final,
-        warnings: [...final.warnings, `the workspace was kept: runtime "${record.runtime}" resumes its session only from it (cleanup: always removes it anyway)`],
-      };
-    }
-    // fracta's own folder never stays in a user's checkout.
-    if (plan.repo?.mode === 'inplace' && active.prepared) remove = true;
-    if (remove) {
-      try {
-        const kept = await removeWorkspace(record.workspace, plan.repo);
-        // An inplace run's workspace is the user's checkout: only fracta's own folder goes.
-        final = { ...final, workspace_removed: plan.repo?.mode !== 'inplace', ...(final.git ? { git: { ...final.git, branch_kept: kept } } : {}) };
-      } catch (error) {
-        final = { ...final, warnings: [...final.warnings, `the workspace could not be removed: ${(error as Error).message}`] };
-      }
-    }
+    const final = await settleWorkspace(plan, record, active.prepared === true);
     active.record = final;
     await this.persist(active);
     this.store.markEnded(final.run_id);

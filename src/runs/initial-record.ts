@@ -1,0 +1,105 @@
+/**
+ * A run's record as it is first written, queued: everything the plan already knows, nothing of what
+ * running it will tell.
+ */
+import { maskSecrets } from '../config/env.js';
+import type { StreamSpec } from '../host/host.js';
+import type { SpawnPlan } from '../spawn/plan.js';
+import { processIdentity } from './identity.js';
+import type { RunRecord } from './record.js';
+import type { RunStore } from './store.js';
+
+/** An argument longer than this is shortened in the record (a prompt passed as an argument, say). */
+const ARGV_ELEMENT_CHARS = 200;
+
+function logUri(runId: string): string {
+  return `fracta://runs/${runId}/log`;
+}
+
+export function isStreamSpec(command: SpawnPlan['command']): command is StreamSpec {
+  return 'parser' in command;
+}
+
+function recordArgv(plan: SpawnPlan): string[] {
+  return [plan.command.command, ...plan.command.args].map((arg) => {
+    const masked = maskSecrets(arg, plan.childEnv.secrets);
+    return masked.length > ARGV_ELEMENT_CHARS ? `${masked.slice(0, ARGV_ELEMENT_CHARS)}… (${masked.length} characters)` : masked;
+  });
+}
+
+export function initialRecord(plan: SpawnPlan, store: RunStore): RunRecord {
+  const { runId, resolved, request } = plan;
+  const now = new Date().toISOString();
+  return {
+    run_id: runId,
+    status: 'queued',
+    runtime: resolved.runtime.name,
+    host: resolved.runtime.adapter,
+    tier: resolved.tier,
+    model: plan.model ?? null,
+    model_tier: request.tier ?? null,
+    task_preview: maskSecrets(request.task.slice(0, 200), plan.childEnv.secrets),
+    task_bytes: Buffer.byteLength(request.task),
+    output: null,
+    output_bytes: null,
+    output_truncated: false,
+    error: null,
+    resume_token: null,
+    exit_code: null,
+    signal: null,
+    cost_usd: null,
+    usage: null,
+    num_turns: null,
+    workspace: plan.workdir,
+    workspace_removed: false,
+    cleanup: plan.cleanup,
+    log_uri: logUri(runId),
+    stdout_path: store.stdoutPath(runId),
+    stderr_path: store.stderrPath(runId),
+    argv: recordArgv(plan),
+    pid: null,
+    owner_pid: process.pid,
+    timeout_s: plan.timeoutS,
+    created_at: now,
+    started_at: null,
+    ended_at: null,
+    warnings: [...plan.warnings],
+    parent_run: plan.lineage.parentRun,
+    root_run: plan.lineage.rootRun,
+    depth: plan.lineage.depth,
+    resumed_from: plan.resume?.fromRun ?? null,
+    children: [],
+    owner_started: processIdentity().started,
+    workspace_mode: plan.sharedWorkspace ? 'shared' : (plan.repo?.mode ?? 'fresh'),
+    backend: plan.kubernetes ? 'kubernetes' : 'local',
+    kubernetes: null,
+    git: plan.kubernetes?.git
+      ? {
+          // Cloned in the pod, which is gone when the run ends: what the agent pushed is on the remote.
+          repo: plan.kubernetes.git.url,
+          branch: plan.kubernetes.git.branch,
+          base_branch: plan.kubernetes.git.baseBranch,
+          base_commit: null,
+          commits: [],
+          uncommitted: [],
+          diff: { files: [], insertions: 0, deletions: 0 },
+          branch_kept: null,
+        }
+      : plan.repo?.baseCommit
+      ? {
+          repo: plan.repo.repo,
+          branch: plan.repo.branch,
+          base_branch: plan.repo.baseBranch,
+          base_commit: plan.repo.baseCommit,
+          commits: [],
+          uncommitted: [],
+          diff: { files: [], insertions: 0, deletions: 0 },
+          branch_kept: null,
+        }
+      : null,
+    stream: isStreamSpec(plan.command),
+    awaiting_input: false,
+    turns_done: 0,
+    events_path: isStreamSpec(plan.command) ? store.eventsPath(runId) : null,
+  };
+}
