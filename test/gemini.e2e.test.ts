@@ -67,8 +67,10 @@ ${geminiRuntime('gemini-narrow', model.url, dir, '      permissions:\n        al
       adapter: command
       command: ${ECHO_AGENT}
       args: ["--stdin"]
+      env:
+        AGENT_TOKEN: "\${GRANDCHILD_SECRET}"
 `;
-  const server = await startServer({ config });
+  const server = await startServer({ config, env: { GRANDCHILD_SECRET: 'sk-grandchild-only-5c2e' } });
   return { server, model, userHome: path.join(dir, 'gemini-user') };
 }
 
@@ -205,22 +207,24 @@ describe('gemini runtime', () => {
 
   it('agent_mcp: the child calls fracta spawn, and the grandchild run is its child with the result returned to the model', async () => {
     const { server, model } = await startGemini();
-    const call = JSON.stringify({ task: 'grandchild work', runtime: 'echo-agent', wait_s: 30 });
+    // The grandchild's runtime needs a secret from fracta's environment, which gemini strips from MCP servers unless passed.
+    const call = JSON.stringify({ task: '@env=AGENT_TOKEN', runtime: 'echo-agent', wait_s: 30 });
     const result = await server.call('spawn', { task: `[tool:mcp_fracta_spawn ${call}]`, agent_mcp: true, wait_s: 50 }, { timeout: 100_000 });
     const parent = await settled(server, structured(result));
     expect(parent.status).toBe('succeeded');
     expect(parent.depth).toBe(1);
     const toolResult = model.messages().at(-1)!.toolResults[0]!;
     expect(toolResult.name).toBe('mcp_fracta_spawn');
-    expect(toolResult.content).toContain('echo: grandchild work');
+    expect(toolResult.content).toContain('env AGENT_TOKEN=***');
     expect(parent.output).toMatch(/^FAKE-OK: tool result: /);
 
     const runs = structured(await server.call('runs', {})).runs;
     const child = runs.find((run: any) => run.runtime === 'echo-agent');
-    expect(child).toMatchObject({ status: 'succeeded', parent_run: parent.run_id, root_run: parent.run_id, depth: 2, output: 'echo: grandchild work' });
+    expect(child).toMatchObject({ status: 'succeeded', parent_run: parent.run_id, root_run: parent.run_id, depth: 2, output: 'env AGENT_TOKEN=***' });
     expect(toolResult.content).toContain(child.run_id);
     const settings = JSON.parse(fs.readFileSync(path.join(parent.workspace, '.fracta/gemini/.gemini/settings.json'), 'utf8'));
-    expect(settings.mcpServers.fracta).toMatchObject({ trust: true, env: { FRACTA_PARENT_RUN: parent.run_id, FRACTA_DEPTH: '1' } });
+    expect(settings.mcpServers.fracta).toMatchObject({ trust: true, env: { FRACTA_PARENT_RUN: parent.run_id, FRACTA_DEPTH: '1', GRANDCHILD_SECRET: '$GRANDCHILD_SECRET' } });
+    expect(JSON.stringify(settings)).not.toContain('sk-grandchild-only-5c2e');
     expect(Object.keys(settings.mcpServers)).toEqual(['fracta']);
   }, HEAVY_MS);
 

@@ -68,6 +68,18 @@ function check(options: GeminiOptions): Array<[string, string]> {
   return problems;
 }
 
+/**
+ * fracta's own server as gemini should start it: with the environment gemini itself has. gemini
+ * removes from an MCP server's environment every variable whose name or value looks secret (an API
+ * key, a token), so the fracta it starts could not resolve the `${VAR}` values its runtimes need to
+ * spawn grandchildren. The entry's own env is exempt, and gemini expands `$NAME` in it from its own
+ * environment: each variable is named there, never written (settings.json holds no value).
+ */
+function withEnvPassedThrough(fracta: McpServerEntry, env: Readonly<Record<string, string>>): McpServerEntry {
+  const names = Object.keys(env).filter((name) => !(name in fracta.env) && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+  return { ...fracta, env: { ...Object.fromEntries(names.map((name) => [name, `$${name}`])), ...fracta.env } };
+}
+
 class GeminiHost implements Host {
   readonly adapter = 'gemini';
   readonly resumeInSameWorkdir = true;
@@ -103,7 +115,7 @@ class GeminiHost implements Host {
       retryFetchErrors: o.retry_fetch_errors,
       excludeTools: o.permissions?.exclude_tools,
       runtimeSettings: o.settings,
-      mcpServers: this.mcpServers(options.fractaServer),
+      mcpServers: this.mcpServers(options.fractaServer && withEnvPassedThrough(options.fractaServer, env)),
       ignoreFile: IGNORE_FILE,
     });
     await writeRunHome(workdir, from, settings);
