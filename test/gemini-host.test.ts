@@ -194,7 +194,8 @@ describe('gemini per-run home', () => {
       model: { name: 'gemini-2.5-flash' },
       mcpServers: {
         docs: { command: 'docs-mcp', args: ['--stdio'], env: {}, trust: true },
-        fracta: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' }, trust: true },
+        // gemini's own environment, by name, for the fracta it starts (gemini would redact what looks secret).
+        fracta: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1', GEMINI_CLI_HOME: '$GEMINI_CLI_HOME' }, trust: true },
       },
     });
     expect(fs.readFileSync(path.join(workdir, '.fracta/gemini-ignore'), 'utf8')).toBe('.fracta/\n');
