@@ -37,6 +37,18 @@ import { FractaError } from './errors.js';
 import fs from 'node:fs';
 import type { RuntimeInfo } from './runtime-info.js';
 
+/** How long recovery waits for a cluster to answer before it says so and moves on. */
+const CLUSTER_CALL_MS = 30_000;
+
+function clusterCall<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the cluster did not answer within ${CLUSTER_CALL_MS / 1000} s`)), CLUSTER_CALL_MS);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export interface FractaOptions {
   /** --config PATH, which beats FRACTA_CONFIG and the default locations. */
   readonly configPath?: string | undefined;
@@ -58,6 +70,7 @@ export class Fracta {
   private runnerInstance: Runner | undefined;
   private recovered: Promise<RecoveryReport> | undefined;
   private remoteInstance: KubernetesRemote | undefined;
+  private clusterWork: Promise<string[]> | undefined;
 
   constructor(options: FractaOptions = {}) {
     this.env = options.env ?? process.env;
@@ -94,21 +107,39 @@ export class Fracta {
         // a broken config is reported by the call that needs it
       }
       const store = this.runner.store;
-      const report = await recoverRuns(store, graceS * 1000, (record) => this.remote.stop(record));
-      // Then the clusters: a Job of this install that no live run accounts for is deleted.
-      const orphans = await this.remote
-        .reconcile(async (runId) => {
-          const record = await store.read(runId).catch(() => undefined);
-          return record !== undefined && !isTerminal(record.status);
-        })
-        .catch((error: Error) => {
-          report.warnings.push(`could not reconcile Jobs on the cluster: ${error.message}`);
+      const deletions: Array<Promise<string>> = [];
+      const report = await recoverRuns(store, graceS * 1000, (record) => {
+        deletions.push(
+          clusterCall(this.remote.stop(record)).then(
+            () => `run ${record.run_id}: its Job ${record.kubernetes?.namespace}/${record.kubernetes?.job} was deleted`,
+            (error: Error) => `run ${record.run_id}: its Job could not be deleted: ${error.message}`,
+          ),
+        );
+      });
+      // The clusters in the background: a cluster that does not answer holds up no spawn.
+      this.clusterWork = (async () => {
+        const lines = await Promise.all(deletions);
+        const orphans = await clusterCall(
+          this.remote.reconcile(async (runId) => {
+            const record = await store.read(runId).catch(() => undefined);
+            return record !== undefined && !isTerminal(record.status);
+          }),
+        ).catch((error: Error) => {
+          lines.push(`could not reconcile Jobs on the cluster: ${error.message}`);
           return [];
         });
-      report.jobsDeleted.push(...orphans.map((orphan) => `${orphan.namespace}/${orphan.job}`));
+        if (orphans.length > 0) lines.push(`deleted ${orphans.length} Job(s) no run accounts for: ${orphans.map((orphan) => `${orphan.namespace}/${orphan.job}`).join(', ')}`);
+        return lines;
+      })();
       return report;
     })();
     return this.recovered;
+  }
+
+  /** What recovery did on clusters (Jobs of dead runs deleted, orphans reconciled), a line each, once it is done. */
+  async clusterReport(): Promise<string[]> {
+    await this.ready();
+    return this.clusterWork ?? [];
   }
 
   /** Starts a run; returns its record and how long the caller asked to wait for it. */

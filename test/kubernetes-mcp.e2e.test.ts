@@ -3,12 +3,13 @@
  * the server, the fake API server of test/kube/ in this process playing the cluster.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { homeLabel } from '../src/executor/kubernetes/remote.js';
 import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../src/executor/kubernetes/types.js';
 import { startFakeCluster, type FakeCluster, type RecordedRequest } from './kube/fake-apiserver.js';
-import { ECHO_AGENT, FIXTURE_CONFIG, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, FIXTURE_CONFIG, killQuietly, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, until, type Server } from './helpers/harness.js';
 
 const NAMESPACE = 'agents';
 const LOCAL_SECRET = 'sk-local-value-93be01';
@@ -224,6 +225,45 @@ describe('spawn with backend: kubernetes through MCP', () => {
 });
 
 describe('reconcile on start', () => {
+  it('a server killed with SIGKILL while a run is on the cluster: the next start deletes its Job and marks it interrupted', async () => {
+    const sandbox = makeSandbox();
+    const config = clusterConfig(kubeconfigFile(sandbox.dir));
+    const env = { FRACTA_TEST_SECRET: LOCAL_SECRET, FRACTA_HOME: sandbox.home };
+    const first = await startServer({ config, env });
+    cluster.script({ logChunks: ['working\n'], hold: true });
+    const started = structured(await first.call('spawn', { task: 'long work', runtime: 'echo-cluster', wait_s: 0 }));
+    await cluster.waitForRequest((request) => request.resource === 'pods/log' && request.query['follow'] === 'true' && request.status === 200);
+    killQuietly(first.transport.pid!);
+
+    const second = await startServer({ config, env });
+    const deletion = await cluster.waitForRequest((request) => isBackgroundDelete(request, `fracta-${started.run_id}`));
+    expect(deletion.query['propagationPolicy']).toBe('Background');
+    const record = structured(await second.call('status', { run_id: started.run_id }));
+    expect(record).toMatchObject({ status: 'interrupted', error: { code: 'server_stopped' } });
+    expect(record.error.message).toContain(`its Job ${NAMESPACE}/fracta-${started.run_id} is deleted`);
+    await until(() => cluster.objects('pods').length === 0 || undefined, 'the pod to be gone');
+  });
+
+  it('a cluster that never answers holds up no local spawn', async () => {
+    const silent = net.createServer(() => undefined);
+    const sockets = new Set<net.Socket>();
+    silent.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const sandbox = makeSandbox();
+    const file = path.join(sandbox.dir, 'silent-kubeconfig.yaml');
+    fs.writeFileSync(file, fs.readFileSync(kubeconfigFile(sandbox.dir), 'utf8').replace(cluster.url, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+    const server = await startServer({ config: clusterConfig(file), env: { FRACTA_TEST_SECRET: LOCAL_SECRET } });
+    await until(() => sockets.size > 0 || undefined, 'fracta to ask the cluster for its Jobs');
+    const began = Date.now();
+    const record = structured(await server.call('spawn', { task: 'local work', wait_s: 20 }));
+    expect(record).toMatchObject({ status: 'succeeded', backend: 'local' });
+    expect(Date.now() - began).toBeLessThan(10_000);
+  });
+
   it("deletes this install's Jobs that no live run accounts for, and leaves other installs' and finished ones alone", async () => {
     const sandbox = makeSandbox();
     const config = clusterConfig(kubeconfigFile(sandbox.dir));

@@ -143,6 +143,9 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
         } catch (error) {
           console.error(`fracta: ${(error as Error).message}`);
         }
+        void fracta.clusterReport().then((lines) => {
+          for (const line of lines) console.error(`fracta: ${line}`);
+        });
         return fracta.ready().then(
           (report) => {
             for (const line of describeRecovery(report)) console.error(`fracta: ${line}`);

@@ -15,29 +15,25 @@ import type { RunStore } from './store.js';
 export interface RecoveryReport {
   /** Runs marked interrupted. */
   readonly interrupted: string[];
-  /** Of those, runs whose process group was still alive and was killed (or whose Job was deleted). */
+  /** Of those, runs whose process group was still alive and was killed. */
   readonly killed: string[];
-  /** Jobs on a cluster that no live run accounted for, deleted (namespace/name). */
-  readonly jobsDeleted: string[];
-  /** What could not be done, said on stderr. */
-  readonly warnings: string[];
 }
 
 /** What recovery did, a line each, for stderr. */
 export function describeRecovery(report: RecoveryReport): string[] {
-  return [
-    ...(report.interrupted.length > 0 ? [`recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`] : []),
-    ...(report.jobsDeleted.length > 0 ? [`deleted ${report.jobsDeleted.length} Job(s) no run accounts for: ${report.jobsDeleted.join(', ')}`] : []),
-    ...report.warnings,
-  ];
+  return report.interrupted.length > 0 ? [`recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`] : [];
 }
 
 function orphaned(record: RunRecord): boolean {
   return !isTerminal(record.status) && !sameProcess({ pid: record.owner_pid, started: record.owner_started });
 }
 
-export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemote?: (record: RunRecord) => Promise<void>): Promise<RecoveryReport> {
-  const report: RecoveryReport = { interrupted: [], killed: [], jobsDeleted: [], warnings: [] };
+/**
+ * `stopRemote` is handed each orphaned run on a cluster: it deletes its Job in the background (a
+ * cluster that does not answer must not hold up this machine's recovery, nor the spawns waiting on it).
+ */
+export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemote?: (record: RunRecord) => void): Promise<RecoveryReport> {
+  const report: RecoveryReport = { interrupted: [], killed: [] };
   for (const id of store.activeIds()) {
     const record = await store.read(id).catch(() => undefined);
     if (!record || isTerminal(record.status)) {
@@ -51,16 +47,8 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
       report.killed.push(id);
     }
     // A run on a cluster: its Job goes the same way (the policy is kill, not re-attach).
-    let jobDeleted = false;
-    if (record.kubernetes && stopRemote) {
-      await stopRemote(record).then(
-        () => {
-          jobDeleted = true;
-          report.killed.push(id);
-        },
-        (error: Error) => report.warnings.push(`run ${id}: ${error.message}`),
-      );
-    }
+    const onCluster = record.kubernetes !== null && stopRemote !== undefined;
+    if (onCluster) stopRemote!(record);
     const logged = capturedFile(record.stdout_path);
     const tail = logged.bytes > 0 ? boundOutput(logged.tail(20_000), logged.bytes > 20_000, logged.bytes, record.log_uri) : undefined;
     const never = record.status === 'queued';
@@ -71,7 +59,7 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
         code: 'server_stopped',
         message: never
           ? `the fracta process that queued it (pid ${record.owner_pid}) stopped before it started; nothing ran: spawn it again`
-          : `the fracta process that ran it (pid ${record.owner_pid}) stopped without finishing it; ${jobDeleted ? 'its Job was deleted' : alive ? 'its process group, still running, was killed' : 'its process was already gone'}; what it logged is kept at ${record.log_uri}`,
+          : `the fracta process that ran it (pid ${record.owner_pid}) stopped without finishing it; ${onCluster ? `its Job ${record.kubernetes!.namespace}/${record.kubernetes!.job} is deleted` : alive ? 'its process group, still running, was killed' : 'its process was already gone'}; what it logged is kept at ${record.log_uri}`,
       },
       output: record.output ?? tail?.output ?? null,
       output_truncated: record.output === null ? (tail?.truncated ?? false) : record.output_truncated,
