@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { homeLabel } from '../src/executor/kubernetes/remote.js';
 import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../src/executor/kubernetes/types.js';
 import { startFakeCluster, type FakeCluster, type RecordedRequest } from './kube/fake-apiserver.js';
-import { ECHO_AGENT, FIXTURE_CONFIG, killQuietly, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, until, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, FIXTURE_CONFIG, ROOT, killQuietly, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, until, type Server } from './helpers/harness.js';
 
 const NAMESPACE = 'agents';
 const LOCAL_SECRET = 'sk-local-value-93be01';
@@ -87,6 +87,11 @@ function clusterConfig(kubeconfig: string): string {
     claude-cluster:
       adapter: claude
       backend: kubernetes${block()}
+    codex-cluster:
+      adapter: codex
+      command: codex
+      model: fake-model
+      backend: kubernetes${block()}
     echo-arg-cluster:
       adapter: command
       command: ${ECHO_AGENT}
@@ -153,6 +158,24 @@ describe('spawn with backend: kubernetes through MCP', () => {
     expect(clone.command.slice(-4)).toEqual(['fracta-clone', repo, 'release-2', record.git.branch]);
   });
 
+  it('stream: true runs the pod log through the host\'s stream parser: events on disk and progress for one turn', async () => {
+    const server = await start();
+    // What the real codex 0.169.0 wrote for one turn (test/fixtures/codex), split mid-line.
+    const bytes = fs.readFileSync(path.join(ROOT, 'test/fixtures/codex/batch-success.jsonl'));
+    cluster.script({ logChunks: [bytes.subarray(0, 50), bytes.subarray(50, 400), bytes.subarray(400)], exitCode: 0 });
+    const progress: string[] = [];
+    const result = await server.call('spawn', { task: 'say hi', runtime: 'codex-cluster', stream: true, wait_s: 30 }, { onprogress: (note) => progress.push(note.message ?? '') });
+    const record = structured(result);
+    expect(record.error).toBeNull();
+    expect(record).toMatchObject({ status: 'succeeded', stream: true, backend: 'kubernetes', output: 'FAKE-OK: say hi from the fake', awaiting_input: false });
+    const events = fs.readFileSync(record.events_path, 'utf8').trim().split('\n').map((line) => JSON.parse(line).event?.type ?? JSON.parse(line).type);
+    expect(events).toEqual(expect.arrayContaining(['init', 'text', 'result']));
+    expect(progress.join('\n')).toContain('FAKE-OK: say hi from the fake');
+    // Its session ended with its pod: no follow-up message.
+    const send = await server.call('send', { run_id: record.run_id, message: 'more' });
+    expect(send.isError).toBe(true);
+  });
+
   it('cancel deletes the Job with its pod (Background propagation, no body) and the run ends cancelled', async () => {
     const server = await start();
     cluster.script({ logChunks: ['working\n'], hold: true });
@@ -204,7 +227,7 @@ describe('spawn with backend: kubernetes through MCP', () => {
   it('what a pod cannot do is refused before anything is sent to the cluster', async () => {
     const server = await start();
     const refusals: Array<[Record<string, unknown>, RegExp]> = [
-      [{ runtime: 'claude-cluster', stream: true }, /stream: a live session needs the agent's stdin/],
+      [{ runtime: 'claude-cluster', stream: true }, /stream: runtime "claude-cluster" keeps a live session on the agent's stdin/],
       [{ runtime: 'claude-cluster', agent_mcp: true }, /agent_mcp: a pod cannot reach the fracta/],
       [{ runtime: 'claude-cluster', resume_token: 'abc' }, /resume_token: a session lives in its pod's home/],
       [{ runtime: 'echo-cluster', repo: server.sandbox.dir }, /repo: .* is not a repository URL/],

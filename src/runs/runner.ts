@@ -297,10 +297,11 @@ export class Runner {
         }
         this.update(active, {
           ...applyResult(active.record, result, plan.childEnv.secrets),
-          awaiting_input: true,
+          // A session on a cluster ends with its one turn: nothing to send, the run is about to end.
+          awaiting_input: plan.kubernetes === undefined,
           turns_done: session.turnsDone,
         });
-        for (const resolve of active.turnWaiters) resolve();
+        if (!plan.kubernetes) for (const resolve of active.turnWaiters) resolve();
       },
       onExpired: (reason) => void this.stop(active, reason),
     });
@@ -324,7 +325,8 @@ export class Runner {
     const timer = session ? undefined : setTimeout(() => void this.stop(active, 'timeout'), Math.min(plan.timeoutS * 1000, MAX_TIMER_MS));
     let exit = await job.exited;
     // A session without live input ends its process with each turn and waits for the next message.
-    while (session && !session.live && session.awaitingInput && !active.stopReason && !this.closing && !this.store.cancelRequested(plan.runId)) {
+    // On a cluster the session ends with its pod: one turn.
+    while (session && !session.live && !plan.kubernetes && session.awaitingInput && !active.stopReason && !this.closing && !this.store.cancelRequested(plan.runId)) {
       this.update(active, { pid: null });
       const next = await new Promise<RunningJob | undefined>((resolve) => {
         active.gate = resolve;

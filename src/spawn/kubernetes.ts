@@ -45,7 +45,6 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
       'backend',
     );
   }
-  if (request.stream) refuse('stream', 'a live session needs the agent\'s stdin, which a pod does not offer here; spawn without stream, or with backend: local');
   if (request.agent_mcp) refuse('agent_mcp', 'a pod cannot reach the fracta that spawned it; spawn without agent_mcp, or with backend: local');
   if (request.resume_run !== undefined || request.resume_token !== undefined) {
     refuse(request.resume_run !== undefined ? 'resume_run' : 'resume_token', "a session lives in its pod's home, which is gone when the pod ends; resume it with backend: local, or start a new run");
@@ -86,6 +85,17 @@ export function podEnv(runId: string, lineageEnv: Record<string, string>, comman
     }
   }
   return env;
+}
+
+/**
+ * `stream: true` on a cluster: the pod's log goes through the host's stream parser as it arrives
+ * (events, progress, the turn's result), for one turn. A runtime whose sessions take follow-up
+ * messages on the agent's stdin cannot run so: a pod has no stdin to write to.
+ */
+export function checkStreamOnCluster(runtime: RuntimeConfig, command: CommandSpec | StreamSpec): void {
+  if ('parser' in command && command.encodeMessage !== undefined) {
+    refuse('stream', `runtime "${runtime.name}" keeps a live session on the agent's stdin, which a pod does not offer here; spawn without stream, or with backend: local`);
+  }
 }
 
 /** The prompt goes to the pod through its input Secret; a runtime that puts it in argv would write it into the Job. */

@@ -15,7 +15,7 @@ import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../runs/ids.js';
 import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 import { POD_WORKDIR } from '../executor/kubernetes/types.js';
-import { checkPromptNotInArgs, chooseBackend, planKubernetes, podEnv, type KubernetesPlan } from './kubernetes.js';
+import { checkPromptNotInArgs, checkStreamOnCluster, chooseBackend, planKubernetes, podEnv, type KubernetesPlan } from './kubernetes.js';
 
 /** Where a run sits in a chain of agents spawning agents. */
 export interface Lineage {
@@ -209,6 +209,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const childProcessEnv = { ...env, ...command.env };
   let kubernetes: KubernetesPlan | undefined;
   if (cluster) {
+    checkStreamOnCluster(runtime, command);
     checkPromptNotInArgs(runtime, input.prompt, command.args);
     kubernetes = { ...cluster, fractaEnv: podEnv(runId, lineageEnv, command, childEnv) };
   }
