@@ -5,7 +5,7 @@
  * from the runtime's `kubernetes.env` (secret_ref), which the cluster resolves.
  */
 import os from 'node:os';
-import type { ChildEnv } from '../config/env.js';
+import { MIN_SECRET_LENGTH, type ChildEnv } from '../config/env.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { BackendName, KubernetesConfig } from '../config/schema.js';
 import { FractaError } from '../errors.js';
@@ -76,7 +76,7 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
 export function podEnv(runId: string, lineageEnv: Record<string, string>, command: CommandSpec | StreamSpec, childEnv: ChildEnv): Record<string, string> {
   const env: Record<string, string> = { ...lineageEnv, ...command.env, FRACTA_RUN_ID: runId };
   for (const [name, value] of Object.entries(env)) {
-    if (childEnv.secrets.some((secret) => value.includes(secret))) {
+    if (childEnv.secrets.some((secret) => secret.length >= MIN_SECRET_LENGTH && value.includes(secret))) {
       throw new FractaError(
         'invalid_input',
         `${name} would carry a secret into the Job manifest on the kubernetes backend; give the pod its credentials through kubernetes.env with secret_ref instead`,
