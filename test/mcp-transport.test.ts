@@ -84,6 +84,19 @@ describe('the stdio transport of fracta mcp', () => {
     expect(received).toEqual([]);
   });
 
+  it('an error writing to the client (EPIPE) closes the connection instead of crashing', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const transport = new LineTransport(input, output, 1024);
+    let closed = 0;
+    transport.onclose = () => closed++;
+    transport.onerror = () => undefined;
+    await transport.start();
+    output.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    output.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    expect(closed).toBe(1);
+  });
+
   it('ignores blank lines and writes nothing after close', async () => {
     const { transport, input, received, answers } = await wire();
     let closed = 0;

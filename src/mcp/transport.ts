@@ -55,9 +55,19 @@ export class LineTransport implements Transport {
   async start(): Promise<void> {
     this.input.on('data', this.onData);
     this.input.on('error', this.onInputError);
+    this.output.on('error', this.onOutputError);
   }
 
   private readonly onInputError = (error: Error) => this.onerror?.(error);
+
+  /**
+   * The client went away while fracta was writing to it (EPIPE): the connection is over. Unhandled,
+   * the error would crash fracta before it could stop the runs it started.
+   */
+  private readonly onOutputError = (error: Error) => {
+    this.onerror?.(error);
+    void this.close();
+  };
 
   private readonly onData = (chunk: Buffer) => {
     let from = 0;
@@ -144,6 +154,7 @@ export class LineTransport implements Transport {
     this.closed = true;
     this.input.off('data', this.onData);
     this.input.off('error', this.onInputError);
+    // Still listening on the output: a late EPIPE must not crash the shutdown under way.
     this.chunks = [];
     this.onclose?.();
   }
