@@ -59,6 +59,23 @@ model_tiers:
     ]);
   });
 
+  it('kubernetes names are checked at load: namespace, image, Secret names, a variable given twice', () => {
+    const lines = errorLines(
+      runtimeYaml(
+        'k',
+        'adapter: command\ncommand: c\nkubernetes:\n  namespace: Agents_Team\n  image: ""\n  env:\n    - { name: K, value: a }\n    - { name: K, secret_ref: { name: Bad_Name, key: k } }',
+      ),
+    );
+    expect(lines).toEqual([
+      'fracta.yaml: agents.agent_runtimes.k.kubernetes.namespace: must be a valid namespace (a DNS label: lowercase letters, digits and -, at most 63)',
+      'fracta.yaml: agents.agent_runtimes.k.kubernetes.image: must name a container image',
+      'fracta.yaml: agents.agent_runtimes.k.kubernetes.env[1].secret_ref.name: must be a valid Secret name (lowercase, digits, - and .)',
+      'fracta.yaml: agents.agent_runtimes.k.kubernetes.env[1].name: "K" is given twice; give each variable once',
+    ]);
+    const twice = errorLines(runtimeYaml('k', 'adapter: command\ncommand: c\nkubernetes:\n  namespace: a\n  image: i\n  env:\n    - { name: K, value: a }\n    - { name: K, value: b }'));
+    expect(twice).toEqual(['fracta.yaml: agents.agent_runtimes.k.kubernetes.env[1].name: "K" is given twice; give each variable once']);
+  });
+
   it('a kubernetes env entry takes exactly one of value and secret_ref', () => {
     const lines = errorLines(
       runtimeYaml('k', 'adapter: command\ncommand: c\nkubernetes:\n  namespace: a\n  image: i\n  env:\n    - { name: K, value: v, secret_ref: { name: s, key: k } }'),

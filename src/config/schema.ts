@@ -38,7 +38,10 @@ const kubernetesEnv = strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a valid environment variable name'),
   value: z.string().optional(),
   secret_ref: strictObject({
-    name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Secret name (lowercase, digits, - and .)'),
+    name: z
+      .string()
+      .max(253, 'must be a valid Secret name (at most 253 characters)')
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Secret name (lowercase, digits, - and .)'),
     key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret key'),
   }).optional(),
 }).refine((entry) => (entry.value === undefined) !== (entry.secret_ref === undefined), {
@@ -46,8 +49,11 @@ const kubernetesEnv = strictObject({
 });
 
 export const kubernetesSchema = strictObject({
-  namespace: z.string().optional(),
-  image: z.string().optional(),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a valid namespace (a DNS label: lowercase letters, digits and -, at most 63)')
+    .optional(),
+  image: z.string().min(1, 'must name a container image').optional(),
   context: z.string().optional(),
   kubeconfig: z.string().optional(),
   in_cluster: z.boolean().optional(),
@@ -56,7 +62,16 @@ export const kubernetesSchema = strictObject({
   node_selector: z.record(z.string(), z.string()).optional(),
   tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
   ttl_seconds_after_finished: z.number().int().nonnegative().optional(),
-  env: z.array(kubernetesEnv).default([]),
+  env: z
+    .array(kubernetesEnv)
+    .default([])
+    .superRefine((entries, context) => {
+      const seen = new Set<string>();
+      for (const [index, entry] of entries.entries()) {
+        if (seen.has(entry.name)) context.addIssue({ code: 'custom', path: [index, 'name'], message: `"${entry.name}" is given twice; give each variable once` });
+        seen.add(entry.name);
+      }
+    }),
 });
 export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
 
