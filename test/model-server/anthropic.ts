@@ -17,7 +17,7 @@
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { later, listenOnLoopback } from './loopback.js';
+import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export interface ModelRequest {
   method: string;
@@ -46,20 +46,9 @@ export type Reply =
 
 export type ReplyFn = (req: ModelRequest) => Reply | undefined;
 
-export interface ModelServer {
-  readonly url: string;
-  readonly requests: ModelRequest[];
-  /** Only POST /v1/messages requests that asked for a reply. */
-  messages(): ModelRequest[];
-  setReply(fn: ReplyFn | undefined): void;
-  close(): Promise<void>;
-}
+export type ModelServer = ScriptedServer<ModelRequest, ReplyFn>;
 
-export interface ModelServerOptions {
-  reply?: ReplyFn;
-  /** Called with a one-line summary of every request and its answer. */
-  log?: (line: string) => void;
-}
+export type ModelServerOptions = ScriptedServerOptions<ReplyFn>;
 
 /** Error type the real API sends for each status. */
 export const ERROR_TYPES: Record<number, string> = {
@@ -78,64 +67,46 @@ const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   let scripted = options.reply;
-  const requests: ModelRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = describeRequest(req, Buffer.concat(chunks).toString('utf8'));
-      requests.push(request);
+  const { url, requests, close } = await startScripted<ModelRequest, Reply>({
+    describe: describeRequest,
+    log: options.log,
+    preflight(request, { res, answer }) {
       const route = request.path.split('?')[0];
-      const answer = (status: number, note: string): void => {
-        request.status = status;
-        options.log?.(`${request.method} ${request.path} → ${status} ${note}`);
-      };
-
       if (request.method === 'POST' && route === COUNT_TOKENS_PATH) {
         answer(200, 'count_tokens');
         sendJson(res, 200, { input_tokens: estimateTokens(request.body) });
-        return;
+        return true;
       }
       if (request.method !== 'POST' || route !== MESSAGES_PATH) {
         answer(404, 'no such route');
         if (request.method === 'HEAD') {
           res.writeHead(404).end();
-          return;
+          return true;
         }
         sendError(res, 404, 'not_found_error', `Not found: ${request.method} ${route}`);
-        return;
+        return true;
       }
       if (!request.body || typeof request.body !== 'object') {
         answer(400, 'body is not JSON');
         sendError(res, 400, 'invalid_request_error', 'The request body is not valid JSON.');
+        return true;
+      }
+      return false;
+    },
+    choose: (request) => scripted?.(request) ?? defaultReply(request),
+    thrown: (message) => ({ type: 'error', status: 500, message }),
+    respond(request, reply, { res, answer }) {
+      if (reply.type === 'error') {
+        answer(reply.status, `${reply.errorType ?? errorTypeFor(reply.status)}`);
+        sendError(res, reply.status, reply.errorType ?? errorTypeFor(reply.status), reply.message ?? `fake error ${reply.status}`);
         return;
       }
-
-      let reply: Reply;
-      try {
-        reply = scripted?.(request) ?? defaultReply(request);
-      } catch (error) {
-        reply = { type: 'error', status: 500, message: `scripted reply threw: ${String(error)}` };
-      }
-      const send = (): void => {
-        if (res.destroyed) return;
-        if (reply.type === 'error') {
-          answer(reply.status, `${reply.errorType ?? errorTypeFor(reply.status)}`);
-          sendError(res, reply.status, reply.errorType ?? errorTypeFor(reply.status), reply.message ?? `fake error ${reply.status}`);
-          return;
-        }
-        answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `tool_use ${reply.name}`);
-        const message = buildMessage(request, reply);
-        if (request.stream) sendStream(res, message);
-        else sendJson(res, 200, message, { 'request-id': message.id.replace('msg_', 'req_') });
-      };
-      later(timers, reply.delayMs, send);
-    });
+      answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `tool_use ${reply.name}`);
+      const message = buildMessage(request, reply);
+      if (request.stream) sendStream(res, message);
+      else sendJson(res, 200, message, { 'request-id': message.id.replace('msg_', 'req_') });
+    },
   });
-
-  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
     url,

@@ -20,7 +20,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
-import { later, listenOnLoopback } from './loopback.js';
+import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export { parseToolDirective };
 
@@ -56,21 +56,9 @@ export type Reply =
 
 export type ReplyFn = (req: GeminiRequest) => Reply | undefined;
 
-export interface GeminiServer {
-  /** `http://127.0.0.1:PORT`: what GOOGLE_GEMINI_BASE_URL wants. */
-  readonly url: string;
-  readonly requests: GeminiRequest[];
-  /** Only generateContent / streamGenerateContent requests that asked for a conversation turn (not JSON). */
-  messages(): GeminiRequest[];
-  setReply(fn: ReplyFn | undefined): void;
-  close(): Promise<void>;
-}
+export type GeminiServer = ScriptedServer<GeminiRequest, ReplyFn>;
 
-export interface GeminiServerOptions {
-  reply?: ReplyFn;
-  /** Called with a one-line summary of every request and its answer. */
-  log?: (line: string) => void;
-}
+export type GeminiServerOptions = ScriptedServerOptions<ReplyFn>;
 
 /** The `status` word Google APIs put in an error body for each HTTP status. */
 export const ERROR_STATUSES: Record<number, string> = {
@@ -92,59 +80,41 @@ const CONTENT_METHODS = new Set(['generateContent', 'streamGenerateContent']);
 
 export async function startGeminiServer(options: GeminiServerOptions = {}): Promise<GeminiServer> {
   let scripted = options.reply;
-  const requests: GeminiRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = describeRequest(req, Buffer.concat(chunks).toString('utf8'));
-      requests.push(request);
-      const answer = (status: number, note: string): void => {
-        request.status = status;
-        options.log?.(`${request.method} ${request.path} → ${status} ${note}`);
-      };
-
+  const { url, requests, close } = await startScripted<GeminiRequest, Reply>({
+    describe: describeRequest,
+    log: options.log,
+    preflight(request, { res, answer }) {
       if (request.method === 'POST' && request.rpc === 'countTokens') {
         answer(200, 'countTokens');
         sendJson(res, 200, { totalTokens: estimateTokens(request.body) });
-        return;
+        return true;
       }
       if (request.method !== 'POST' || !request.rpc || !CONTENT_METHODS.has(request.rpc)) {
         answer(404, 'no such route');
         sendError(res, 404, `Not found: ${request.method} ${request.path.split('?')[0]}`);
-        return;
+        return true;
       }
       if (!request.body || typeof request.body !== 'object') {
         answer(400, 'body is not JSON');
         sendError(res, 400, 'Invalid JSON payload received.');
+        return true;
+      }
+      return false;
+    },
+    choose: (request) => scripted?.(request) ?? defaultReply(request),
+    thrown: (message) => ({ type: 'error', status: 500, message }),
+    respond(request, reply, { res, answer }) {
+      if (reply.type === 'error') {
+        answer(reply.status, reply.errorStatus ?? statusFor(reply.status));
+        sendError(res, reply.status, reply.message ?? `fake error ${reply.status}`, reply.errorStatus);
         return;
       }
-
-      let reply: Reply;
-      try {
-        reply = scripted?.(request) ?? defaultReply(request);
-      } catch (error) {
-        reply = { type: 'error', status: 500, message: `scripted reply threw: ${String(error)}` };
-      }
-      const send = (): void => {
-        if (res.destroyed) return;
-        if (reply.type === 'error') {
-          answer(reply.status, reply.errorStatus ?? statusFor(reply.status));
-          sendError(res, reply.status, reply.message ?? `fake error ${reply.status}`, reply.errorStatus);
-          return;
-        }
-        answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `functionCall ${reply.name}`);
-        const response = buildResponse(request, reply);
-        if (request.stream) sendStream(res, response);
-        else sendJson(res, 200, response);
-      };
-      later(timers, reply.delayMs, send);
-    });
+      answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `functionCall ${reply.name}`);
+      const response = buildResponse(request, reply);
+      if (request.stream) sendStream(res, response);
+      else sendJson(res, 200, response);
+    },
   });
-
-  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
     url,

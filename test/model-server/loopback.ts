@@ -1,5 +1,5 @@
-/** What every scripted model server shares: listening on 127.0.0.1, delayed replies, and a close that leaves nothing behind. */
-import type http from 'node:http';
+/** What every scripted model server shares: the HTTP plumbing, listening on 127.0.0.1, delayed replies, and a close that leaves nothing behind. */
+import http, { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Runs `send` after `delayMs` (at once without one), remembering the timer so close() can cancel it. */
@@ -32,4 +32,83 @@ export async function listenOnLoopback(server: http.Server, timers: Set<NodeJS.T
       });
     },
   };
+}
+
+/** A scripted model server as a test holds it. */
+export interface ScriptedServer<R, F> {
+  /** `http://127.0.0.1:PORT` (an OpenAI-style client wants `${url}/v1`). */
+  readonly url: string;
+  readonly requests: R[];
+  /** Only the requests that asked for a conversation turn (token counts, titles and other routes left out). */
+  messages(): R[];
+  setReply(fn: F | undefined): void;
+  close(): Promise<void>;
+}
+
+export interface ScriptedServerOptions<F> {
+  reply?: F;
+  /** Called with a one-line summary of every request and its answer. */
+  log?: (line: string) => void;
+}
+
+/** What the server records of every request. */
+export interface RecordedExchange {
+  readonly method: string;
+  readonly path: string;
+  /** HTTP status the server answered with (set once the reply is chosen). */
+  status?: number;
+}
+
+export interface Exchange {
+  readonly res: http.ServerResponse;
+  /** Records the status of the answer (and logs a line about it). */
+  answer(status: number, note: string): void;
+}
+
+/** One API's part of a scripted model server; the HTTP plumbing and the timing are shared. */
+export interface ScriptedApi<R extends RecordedExchange, P extends { readonly delayMs?: number | undefined }> {
+  describe(req: http.IncomingMessage, body: string): R;
+  /** Answers what is not a conversation turn (another route, a token count, a body that is not JSON); true when it did. */
+  preflight(request: R, exchange: Exchange): boolean;
+  /** The turn's reply: the test's, else the API's default. */
+  choose(request: R): P;
+  /** The error reply when the test's reply function throws. */
+  thrown(message: string): P;
+  respond(request: R, reply: P, exchange: Exchange): void;
+  log?: ((line: string) => void) | undefined;
+}
+
+/** Starts a scripted model server on 127.0.0.1: each request is recorded, answered by the API's part, after the reply's delay. */
+export async function startScripted<R extends RecordedExchange, P extends { readonly delayMs?: number | undefined }>(
+  api: ScriptedApi<R, P>,
+): Promise<{ url: string; requests: R[]; close: () => Promise<void> }> {
+  const requests: R[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const request = api.describe(req, Buffer.concat(chunks).toString('utf8'));
+      requests.push(request);
+      const exchange: Exchange = {
+        res,
+        answer(status, note) {
+          request.status = status;
+          api.log?.(`${request.method} ${request.path} → ${status} ${note}`);
+        },
+      };
+      if (api.preflight(request, exchange)) return;
+      let reply: P;
+      try {
+        reply = api.choose(request);
+      } catch (error) {
+        reply = api.thrown(`scripted reply threw: ${String(error)}`);
+      }
+      later(timers, reply.delayMs, () => {
+        if (!res.destroyed) api.respond(request, reply, exchange);
+      });
+    });
+  });
+  const { url, close } = await listenOnLoopback(server, timers);
+  return { url, requests, close };
 }

@@ -20,7 +20,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
-import { later, listenOnLoopback } from './loopback.js';
+import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export { parseToolDirective };
 
@@ -55,21 +55,9 @@ export type Reply =
 
 export type ReplyFn = (req: ChatRequest) => Reply | undefined;
 
-export interface ChatServer {
-  /** `http://127.0.0.1:PORT`; the API base a client wants is `${url}/v1`. */
-  readonly url: string;
-  readonly requests: ChatRequest[];
-  /** Only POST /v1/chat/completions requests that asked for the agent's turn (title requests left out). */
-  messages(): ChatRequest[];
-  setReply(fn: ReplyFn | undefined): void;
-  close(): Promise<void>;
-}
+export type ChatServer = ScriptedServer<ChatRequest, ReplyFn>;
 
-export interface ChatServerOptions {
-  reply?: ReplyFn;
-  /** Called with a one-line summary of every request and its answer. */
-  log?: (line: string) => void;
-}
+export type ChatServerOptions = ScriptedServerOptions<ReplyFn>;
 
 /** The error `type` and `code` the real API sends for each status. */
 export const ERRORS: Record<number, { type: string; code: string | null; message?: string }> = {
@@ -90,64 +78,46 @@ const MODELS_PATH = '/v1/models';
 
 export async function startOpenAIChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   let scripted = options.reply;
-  const requests: ChatRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = describeRequest(req, Buffer.concat(chunks).toString('utf8'));
-      requests.push(request);
+  const { url, requests, close } = await startScripted<ChatRequest, Reply>({
+    describe: describeRequest,
+    log: options.log,
+    preflight(request, { res, answer }) {
       const route = request.path.split('?')[0];
-      const answer = (status: number, note: string): void => {
-        request.status = status;
-        options.log?.(`${request.method} ${request.path} → ${status} ${note}`);
-      };
-
       if (request.method === 'GET' && route === MODELS_PATH) {
         answer(200, 'models');
         const seen = [...new Set(requests.map((r) => r.model).filter((m): m is string => !!m))];
         sendJson(res, 200, { object: 'list', data: seen.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })) });
-        return;
+        return true;
       }
       if (request.method !== 'POST' || route !== COMPLETIONS_PATH) {
         answer(404, 'no such route');
         sendError(res, 404, { type: 'invalid_request_error', code: null, message: `Invalid URL (${request.method} ${route})` });
-        return;
+        return true;
       }
       if (!request.body || typeof request.body !== 'object') {
         answer(400, 'body is not JSON');
         sendError(res, 400, { type: 'invalid_request_error', code: null, message: 'We could not parse the JSON body of your request.' });
+        return true;
+      }
+      return false;
+    },
+    choose: (request) => scripted?.(request) ?? defaultReply(request),
+    thrown: (message) => ({ type: 'error', status: 500, message }),
+    respond(request, reply, { res, answer }) {
+      if (reply.type === 'error') {
+        const known = ERRORS[reply.status] ?? { type: reply.status >= 500 ? 'server_error' : 'invalid_request_error', code: null };
+        const type = reply.errorType ?? known.type;
+        answer(reply.status, type);
+        const message = reply.message ?? known.message ?? `fake error ${reply.status}`;
+        sendError(res, reply.status, { type, code: reply.code === undefined ? known.code : reply.code, message }, reply.headers);
         return;
       }
-
-      let reply: Reply;
-      try {
-        reply = scripted?.(request) ?? defaultReply(request);
-      } catch (error) {
-        reply = { type: 'error', status: 500, message: `scripted reply threw: ${String(error)}` };
-      }
-      const send = (): void => {
-        if (res.destroyed) return;
-        if (reply.type === 'error') {
-          const known = ERRORS[reply.status] ?? { type: reply.status >= 500 ? 'server_error' : 'invalid_request_error', code: null };
-          const type = reply.errorType ?? known.type;
-          answer(reply.status, type);
-          const message = reply.message ?? known.message ?? `fake error ${reply.status}`;
-          sendError(res, reply.status, { type, code: reply.code === undefined ? known.code : reply.code, message }, reply.headers);
-          return;
-        }
-        answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `tool call ${reply.name}`);
-        const completion = buildCompletion(request, reply);
-        if (request.stream) sendStream(res, completion, request.body?.stream_options?.include_usage === true);
-        else sendJson(res, 200, completion, { 'x-request-id': `req_${id()}` });
-      };
-      later(timers, reply.delayMs, send);
-    });
+      answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `tool call ${reply.name}`);
+      const completion = buildCompletion(request, reply);
+      if (request.stream) sendStream(res, completion, request.body?.stream_options?.include_usage === true);
+      else sendJson(res, 200, completion, { 'x-request-id': `req_${id()}` });
+    },
   });
-
-  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
     url,

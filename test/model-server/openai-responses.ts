@@ -18,7 +18,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
-import { later, listenOnLoopback } from './loopback.js';
+import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export interface ModelRequest {
   method: string;
@@ -51,20 +51,9 @@ export type Reply =
 
 export type ReplyFn = (req: ModelRequest) => Reply | undefined;
 
-export interface ModelServer {
-  readonly url: string;
-  readonly requests: ModelRequest[];
-  /** Only POST /v1/responses requests. */
-  messages(): ModelRequest[];
-  setReply(fn: ReplyFn | undefined): void;
-  close(): Promise<void>;
-}
+export type ModelServer = ScriptedServer<ModelRequest, ReplyFn>;
 
-export interface ModelServerOptions {
-  reply?: ReplyFn;
-  /** Called with a one-line summary of every request and its answer. */
-  log?: (line: string) => void;
-}
+export type ModelServerOptions = ScriptedServerOptions<ReplyFn>;
 
 /** The error type and code the real API sends for each status. */
 export const ERRORS: Record<number, { type: string; code: string | null; message: (req: ModelRequest) => string }> = {
@@ -85,61 +74,43 @@ const RESPONSES_PATH = '/v1/responses';
 
 export async function startResponsesServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   let scripted = options.reply;
-  const requests: ModelRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = describeRequest(req, Buffer.concat(chunks).toString('utf8'));
-      requests.push(request);
+  const { url, requests, close } = await startScripted<ModelRequest, Reply>({
+    describe: describeRequest,
+    log: options.log,
+    preflight(request, { res, answer }) {
       const route = request.path.split('?')[0];
-      const answer = (status: number, note: string): void => {
-        request.status = status;
-        options.log?.(`${request.method} ${request.path} → ${status} ${note}`);
-      };
-
       if (request.method !== 'POST' || route !== RESPONSES_PATH) {
         answer(404, 'no such route');
         sendError(res, 404, { type: 'invalid_request_error', code: null, message: `Invalid URL (${request.method} ${route})` });
-        return;
+        return true;
       }
       if (!request.body || typeof request.body !== 'object') {
         answer(400, 'body is not JSON');
         sendError(res, 400, { type: 'invalid_request_error', code: null, message: 'We could not parse the JSON body of your request.' });
+        return true;
+      }
+      return false;
+    },
+    choose: (request) => scripted?.(request) ?? defaultReply(request),
+    thrown: (message) => ({ type: 'error', status: 500, message }),
+    respond(request, reply, { res, answer }) {
+      if (reply.type === 'error') {
+        const known = ERRORS[reply.status];
+        const body = {
+          type: reply.errorType ?? known?.type ?? (reply.status >= 500 ? 'server_error' : 'invalid_request_error'),
+          code: reply.code !== undefined ? reply.code : (known?.code ?? null),
+          message: reply.message ?? known?.message(request) ?? `fake error ${reply.status}`,
+        };
+        answer(reply.status, `${body.type}${body.code ? `/${body.code}` : ''}`);
+        sendError(res, reply.status, body);
         return;
       }
-
-      let reply: Reply;
-      try {
-        reply = scripted?.(request) ?? defaultReply(request);
-      } catch (error) {
-        reply = { type: 'error', status: 500, message: `scripted reply threw: ${String(error)}` };
-      }
-      const send = (): void => {
-        if (res.destroyed) return;
-        if (reply.type === 'error') {
-          const known = ERRORS[reply.status];
-          const body = {
-            type: reply.errorType ?? known?.type ?? (reply.status >= 500 ? 'server_error' : 'invalid_request_error'),
-            code: reply.code !== undefined ? reply.code : (known?.code ?? null),
-            message: reply.message ?? known?.message(request) ?? `fake error ${reply.status}`,
-          };
-          answer(reply.status, `${body.type}${body.code ? `/${body.code}` : ''}`);
-          sendError(res, reply.status, body);
-          return;
-        }
-        const response = buildResponse(request, reply);
-        answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : reply.type === 'tool_call' ? `function_call ${reply.namespace ? `${reply.namespace}/` : ''}${reply.name}` : `response.failed ${reply.code ?? ''}`);
-        if (request.stream) sendStream(res, response);
-        else sendJson(res, 200, response, { 'x-request-id': `req_${id()}` });
-      };
-      later(timers, reply.delayMs, send);
-    });
+      const response = buildResponse(request, reply);
+      answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : reply.type === 'tool_call' ? `function_call ${reply.namespace ? `${reply.namespace}/` : ''}${reply.name}` : `response.failed ${reply.code ?? ''}`);
+      if (request.stream) sendStream(res, response);
+      else sendJson(res, 200, response, { 'x-request-id': `req_${id()}` });
+    },
   });
-
-  const { url, close } = await listenOnLoopback(server, timers);
 
   return {
     url,
