@@ -52,7 +52,7 @@ describe('claude command line', () => {
     const spec = host().buildStreamCommand(input({ prompt: 'first' }));
     expect(spec.args).toEqual(['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose']);
     expect(JSON.parse(spec.stdin!)).toEqual({ type: 'user', message: { role: 'user', content: 'first' } });
-    expect(spec.encodeMessage('next')).toBe('{"type":"user","message":{"role":"user","content":"next"}}\n');
+    expect(spec.encodeMessage!('next')).toBe('{"type":"user","message":{"role":"user","content":"next"}}\n');
   });
 
   it('resume passes the session id', () => {
@@ -104,7 +104,7 @@ describe('claude command line', () => {
   it('writes fracta and the runtime MCP servers into the workspace', async () => {
     const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
     const extra = host({ mcp_servers: { docs: { command: 'docs-mcp', args: ['--stdio'] } } });
-    await extra.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } } });
+    await extra.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} });
     const config = JSON.parse(fs.readFileSync(path.join(workdir, '.fracta/mcp.json'), 'utf8'));
     expect(config).toEqual({
       mcpServers: {

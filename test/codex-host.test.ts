@@ -165,12 +165,12 @@ describe('codex command line', () => {
 
   it('writes fracta\'s server for the launcher into the workspace, private', async () => {
     const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host().writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } } });
+    await host().writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} });
     const file = path.join(workdir, '.fracta/codex-mcp.json');
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ fracta: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } } });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     const none = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host().writeWorkspace(none, { allowedTools: undefined, fractaServer: undefined });
+    await host().writeWorkspace(none, { allowedTools: undefined, fractaServer: undefined, env: {} });
     expect(fs.readdirSync(none)).toEqual([]);
   });
 

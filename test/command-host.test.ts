@@ -14,6 +14,8 @@ import { thrown } from './helpers/thrown.js';
 
 const FILE = path.join(process.cwd(), 'fracta.yaml');
 const WORKDIR = path.join(os.tmpdir(), 'fracta-workspace');
+/** The rest of a CommandInput, as a spawn without tools, MCP or env has it. */
+const UNSET = { allowedTools: undefined, agentMcp: false, env: {} } as const;
 
 /** The host for one runtime, through the same path fracta takes: config validation, then the registry. */
 function hostFor(settings: Record<string, unknown>): Host {
@@ -70,7 +72,7 @@ describe('buildBatchCommand', () => {
       prompt_via: 'arg',
       args: ['run', '--model={model}', '--cwd', '{workdir}', '--', '{prompt}'],
     });
-    const spec = host.buildBatchCommand({ prompt: 'fix the bug', model: 'big-1', resumeToken: undefined, workdir: WORKDIR });
+    const spec = host.buildBatchCommand({ prompt: 'fix the bug', model: 'big-1', resumeToken: undefined, workdir: WORKDIR, ...UNSET });
     expect(spec.command).toBe('agent');
     expect(spec.args).toEqual(['run', '--model=big-1', '--cwd', WORKDIR, '--', 'fix the bug']);
     expect(spec.stdin).toBeUndefined();
@@ -79,7 +81,7 @@ describe('buildBatchCommand', () => {
 
   it('sends the prompt on stdin with prompt_via stdin, and keeps it out of argv', () => {
     const host = hostFor({ adapter: 'command', command: 'agent', args: ['-p'] });
-    const spec = host.buildBatchCommand({ prompt: 'fix the bug', model: undefined, resumeToken: undefined, workdir: WORKDIR });
+    const spec = host.buildBatchCommand({ prompt: 'fix the bug', model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET });
     expect(spec.args).toEqual(['-p']);
     expect(spec.stdin).toBe('fix the bug');
     expect(spec.files).toBeUndefined();
@@ -87,7 +89,7 @@ describe('buildBatchCommand', () => {
 
   it('writes the prompt to .fracta/prompt.md with prompt_via file, and passes its absolute path', () => {
     const host = hostFor({ adapter: 'command', command: 'agent', prompt_via: 'file', args: ['--prompt-file', '{prompt_file}'] });
-    const spec = host.buildBatchCommand({ prompt: 'fix the bug', model: undefined, resumeToken: undefined, workdir: WORKDIR });
+    const spec = host.buildBatchCommand({ prompt: 'fix the bug', model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET });
     expect(spec.args).toEqual(['--prompt-file', path.join(WORKDIR, '.fracta', 'prompt.md')]);
     expect(spec.files).toEqual([{ path: '.fracta/prompt.md', content: 'fix the bug' }]);
     expect(spec.stdin).toBeUndefined();
@@ -95,7 +97,7 @@ describe('buildBatchCommand', () => {
 
   describe('with prompt_via arg', () => {
     const host = () => hostFor({ adapter: 'command', command: 'agent', prompt_via: 'arg', args: ['-p', '--', '{prompt}'] });
-    const build = (prompt: string) => host().buildBatchCommand({ prompt, model: undefined, resumeToken: undefined, workdir: WORKDIR });
+    const build = (prompt: string) => host().buildBatchCommand({ prompt, model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET });
 
     it('keeps a prompt that starts with -- as one argv element after --', () => {
       expect(build('--help --version').args).toEqual(['-p', '--', '--help --version']);
@@ -139,12 +141,12 @@ describe('buildBatchCommand', () => {
   it('passes a prompt over 128 KiB on stdin without complaint', () => {
     const host = hostFor({ adapter: 'command', command: 'agent' });
     const prompt = 'y'.repeat(1024 * 1024);
-    expect(host.buildBatchCommand({ prompt, model: undefined, resumeToken: undefined, workdir: WORKDIR }).stdin).toBe(prompt);
+    expect(host.buildBatchCommand({ prompt, model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET }).stdin).toBe(prompt);
   });
 
   it('refuses {model} in args when no model is set, with invalid_input naming the model', () => {
     const host = hostFor({ adapter: 'command', command: 'agent', args: ['--model', '{model}'] });
-    const error = thrown(() => host.buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: undefined, workdir: WORKDIR }));
+    const error = thrown(() => host.buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET }));
     expect(error.code).toBe('invalid_input');
     expect(error.field).toBe('model');
     expect(error.message).toContain('runtime "x"');
@@ -153,25 +155,25 @@ describe('buildBatchCommand', () => {
 
   it('does not need a model when {model} is not in args', () => {
     const host = hostFor({ adapter: 'command', command: 'agent', args: ['-p'] });
-    expect(host.buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: undefined, workdir: WORKDIR }).args).toEqual(['-p']);
+    expect(host.buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET }).args).toEqual(['-p']);
   });
 
   describe('resume_args', () => {
     const settings = { adapter: 'command', command: 'agent', args: ['-p'], resume_args: ['--resume', '{resume_token}'] };
 
     it('are appended after args when there is a resume token', () => {
-      const spec = hostFor(settings).buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: 'sess-42', workdir: WORKDIR });
+      const spec = hostFor(settings).buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: 'sess-42', workdir: WORKDIR, ...UNSET });
       expect(spec.args).toEqual(['-p', '--resume', 'sess-42']);
     });
 
     it('are left out without a resume token', () => {
-      const spec = hostFor(settings).buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: undefined, workdir: WORKDIR });
+      const spec = hostFor(settings).buildBatchCommand({ prompt: 'p', model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET });
       expect(spec.args).toEqual(['-p']);
     });
   });
 
   it('builds a claude-like command: model in args, prompt on stdin, resume at the end', () => {
-    const spec = claudeLikeCommand().buildBatchCommand({ prompt: 'hello', model: 'opus', resumeToken: 'abc', workdir: WORKDIR });
+    const spec = claudeLikeCommand().buildBatchCommand({ prompt: 'hello', model: 'opus', resumeToken: 'abc', workdir: WORKDIR, ...UNSET });
     expect(spec.command).toBe('claude');
     expect(spec.args).toEqual(['-p', '--output-format', 'json', '--model', 'opus', '--resume', 'abc']);
     expect(spec.stdin).toBe('hello');
@@ -187,12 +189,16 @@ describe('buildBatchCommand', () => {
       env: {},
       timeoutS: undefined,
       cleanup: undefined,
+      idleTimeoutS: undefined,
+      maxConcurrent: undefined,
+      inheritEnv: undefined,
+      backend: undefined,
       kubernetes: undefined,
       options: { command: 'agent', args: ['{prompt}'], prompt_via: 'arg', output: 'text', result_path: 'result' },
     };
     const host = commandAdapter.create(runtime);
     expect(host.command()).toBe('agent');
-    expect(host.buildBatchCommand({ prompt: 'hi', model: undefined, resumeToken: undefined, workdir: WORKDIR }).args).toEqual(['hi']);
+    expect(host.buildBatchCommand({ prompt: 'hi', model: undefined, resumeToken: undefined, workdir: WORKDIR, ...UNSET }).args).toEqual(['hi']);
   });
 });
 

@@ -191,7 +191,7 @@ describe('opencode command line', () => {
     it('writes fracta and the runtime MCP servers as local servers', async () => {
       const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
       const extra = host({ mcp_servers: { docs: { command: 'docs-mcp', args: ['--stdio'], env: { A: '1' } } } });
-      await extra.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } } });
+      await extra.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} });
       const config = JSON.parse(fs.readFileSync(path.join(workdir, '.fracta/opencode.json'), 'utf8'));
       expect(config.mcp).toEqual({
         docs: { type: 'local', command: ['docs-mcp', '--stdio'], environment: { A: '1' }, enabled: true },
@@ -202,7 +202,7 @@ describe('opencode command line', () => {
 
     it('writes nothing without MCP servers', async () => {
       const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
-      await host().writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined });
+      await host().writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined, env: {} });
       expect(fs.readdirSync(workdir)).toEqual([]);
     });
 
