@@ -1,8 +1,8 @@
 /**
  * Concurrency limits that hold across every fracta process sharing one FRACTA_HOME: each running run
- * holds a lease file in slots/global/ that names its runtime (the runtime limit counts those). Leases are taken under a short
- * mutex (a directory, created atomically), and a lease whose fracta process died and whose child is
- * gone is taken over, so a crash never leaks a slot. The child's pid is not written into the lease
+ * holds a lease file in slots/global/ that names its runtime (the runtime limit counts those).
+ * Leases are taken under a short mutex (a directory, created atomically), and a lease whose fracta
+ * process died and whose child is gone is taken over, so a crash never leaks a slot. The child's pid is not written into the lease
  * (that was one more file rewrite per run): it is read from the run's record, which has it anyway,
  * and only for a lease whose owner is gone.
  *
@@ -134,7 +134,7 @@ export class SlotPool {
     return true;
   }
 
-  /** Takes a global and a runtime slot for the run (or its parent's on loan); true when taken. */
+  /** Takes a slot for the run within the global and the runtime limit (or its parent's on loan); true when taken. */
   tryAcquire(request: SlotRequest): boolean {
     if (!request.parentRun && this.ownFull(request)) return false;
     return this.withMutex(() => {
