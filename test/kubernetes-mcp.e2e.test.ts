@@ -206,6 +206,15 @@ describe('spawn with backend: kubernetes through MCP', () => {
     expect(cluster.objects('pods')).toEqual([]);
   });
 
+  it('fracta runtimes shows which runtimes go to the cluster, and their command as the image has it', async () => {
+    const server = await start();
+    const result = await runCli(['runtimes', '--config', server.sandbox.configPath], { env: { ...server.sandbox.env, FRACTA_TEST_SECRET: LOCAL_SECRET } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/echo-cluster .*echo-agent\.mjs \(in registry\.example\/echo-agent:1\)/);
+    expect(result.stdout).toMatch(/echo-cluster \(backend: kubernetes\): namespace agents/);
+    expect(result.stdout).not.toMatch(/echo-cluster .*NOT FOUND/);
+  });
+
   it('a missing Secret fails the run fast, naming the Secret and the key', async () => {
     const server = await start();
     const started = Date.now();

@@ -24,18 +24,19 @@ export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string 
       caps || '-',
       r.model ?? '-',
       tiers || '-',
-      r.command_path ?? `${r.command} (NOT FOUND on PATH)`,
+      // On a cluster the command is the image's: this machine's PATH says nothing about it.
+      r.backend === 'kubernetes' ? `${r.command} (in ${r.kubernetes?.image ?? 'the image'})` : (r.command_path ?? `${r.command} (NOT FOUND on PATH)`),
     ]);
   }
   const k8s = runtimes
     .filter((r) => r.kubernetes)
     .map(
       (r) =>
-        `  ${r.name}: namespace ${r.kubernetes!.namespace ?? '-'}, image ${r.kubernetes!.image ?? '-'}, env ${
+        `  ${r.name}${r.backend === 'kubernetes' ? ' (backend: kubernetes)' : ''}: namespace ${r.kubernetes!.namespace ?? '-'}, image ${r.kubernetes!.image ?? '-'}, env ${
           r.kubernetes!.env.map((e) => (e.secret_ref ? `${e.name}<-secret ${e.secret_ref.name}/${e.secret_ref.key}` : e.name)).join(' ') || '-'
         }`,
     );
-  return [table(rows), '', `* default runtime. Config: ${source}`, ...(k8s.length ? ['Kubernetes settings (used by the kubernetes backend):', ...k8s] : [])].join('\n');
+  return [table(rows), '', `* default runtime. Config: ${source}`, ...(k8s.length ? ['Kubernetes settings (for backend: kubernetes, per runtime or per spawn):', ...k8s] : [])].join('\n');
 }
 
 export function formatRuns(runs: RunRecord[]): string {
