@@ -10,6 +10,9 @@ import type { Fracta } from '../service.js';
 
 const HEARTBEAT_MS = 1_000;
 
+/** How long the answer waits after the last progress notification (see stop). */
+const SETTLE_MS = 15;
+
 export type Notify = (notification: ServerNotification) => Promise<void>;
 
 /**
@@ -51,6 +54,11 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
       unsubscribe();
       clearInterval(heartbeat);
       await Promise.all(pending);
+      // The MCP SDK's client handles a notification a microtask after reading it, but a response at
+      // once: read in the same chunk, the response wins, the request's progress handler is gone, and
+      // the last notification (often "turn done") is dropped. A moment between them lets it read them apart.
+      const since = Date.now() - lastSent;
+      if (progress > 0 && since < SETTLE_MS) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS - since));
     };
   };
 }
