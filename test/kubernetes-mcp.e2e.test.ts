@@ -215,6 +215,20 @@ describe('spawn with backend: kubernetes through MCP', () => {
     expect(result.stdout).not.toMatch(/echo-cluster .*NOT FOUND/);
   });
 
+  it('a queued run already names its Job, so a fracta that dies before making it leaves a record to find it by', async () => {
+    const server = await start();
+    cluster.script({ logChunks: ['one\n'], hold: true });
+    cluster.script({ logChunks: ['two\n'], hold: true });
+    // echo-cluster may run 2 at once (max_runtime_concurrent): the third waits.
+    const runs = [];
+    for (const task of ['one', 'two', 'three']) runs.push(structured(await server.call('spawn', { task, runtime: 'echo-cluster', wait_s: 0 })));
+    const queued = runs[2]!;
+    expect(queued).toMatchObject({ status: 'queued', backend: 'kubernetes', kubernetes: { namespace: NAMESPACE, job: `fracta-${queued.run_id}`, context: null } });
+    expect(posts('jobs')).toHaveLength(2);
+    for (const run of runs.reverse()) await server.call('cancel', { run_id: run.run_id });
+    expect(cluster.objects('jobs')).toEqual([]);
+  });
+
   it('a missing Secret fails the run fast, naming the Secret and the key', async () => {
     const server = await start();
     const started = Date.now();

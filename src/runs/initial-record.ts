@@ -5,6 +5,7 @@
 import { maskSecrets } from '../config/env.js';
 import type { StreamSpec } from '../host/host.js';
 import type { SpawnPlan } from '../spawn/plan.js';
+import { jobName } from '../executor/kubernetes/names.js';
 import { processIdentity } from './identity.js';
 import type { RunRecord } from './record.js';
 import type { RunStore } from './store.js';
@@ -72,7 +73,9 @@ export function initialRecord(plan: SpawnPlan, store: RunStore): RunRecord {
     owner_started: processIdentity().started,
     workspace_mode: plan.sharedWorkspace ? 'shared' : (plan.repo?.mode ?? 'fresh'),
     backend: plan.kubernetes ? 'kubernetes' : 'local',
-    kubernetes: null,
+    // Known before the Job exists, and written before it is made: a fracta that dies in between
+    // leaves a record through which the next start finds the Job and deletes it.
+    kubernetes: plan.kubernetes ? { namespace: plan.kubernetes.config.namespace, job: jobName(runId), context: plan.kubernetes.config.context ?? null } : null,
     git: plan.kubernetes?.git
       ? {
           // Cloned in the pod, which is gone when the run ends: what the agent pushed is on the remote.
