@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { homeLabel } from '../src/executor/kubernetes/remote.js';
 import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL } from '../src/executor/kubernetes/types.js';
 import { startFakeCluster, type FakeCluster, type RecordedRequest } from './kube/fake-apiserver.js';
-import { ECHO_AGENT, FIXTURE_CONFIG, ROOT, killQuietly, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, until, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, ECHO_JSON_RUNTIME, FIXTURE_CONFIG, ROOT, killQuietly, makeSandbox, onCleanup, runCleanups, runCli, startServer, structured, text, until, type Server } from './helpers/harness.js';
 
 const NAMESPACE = 'agents';
 const LOCAL_SECRET = 'sk-local-value-93be01';
@@ -62,16 +62,7 @@ function clusterConfig(kubeconfig: string): string {
         env:
           - { name: AGENT_API_KEY, secret_ref: { name: ${secret}, key: api-key } }`;
   return `${FIXTURE_CONFIG}
-    echo-json-anywhere:
-      adapter: command
-      command: ${ECHO_AGENT}
-      args: ["--json", "--stdin"]
-      output: json
-      session_path: session_id
-      error_path: is_error
-      cost_path: total_cost_usd
-      usage_path: usage
-      turns_path: num_turns
+    echo-json-anywhere:${ECHO_JSON_RUNTIME}
       env:
         AGENT_TOKEN: "\${FRACTA_TEST_SECRET}"${block()}
     echo-cluster:

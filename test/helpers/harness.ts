@@ -15,6 +15,18 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CLI = path.join(ROOT, 'dist/cli.js');
 export const ECHO_AGENT = path.join(ROOT, 'test/fixtures/echo-agent.mjs');
 
+/** The settings of a runtime whose CLI (the fixture) answers one JSON result object, as Claude's does. */
+export const ECHO_JSON_RUNTIME = `
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--json", "--stdin"]
+      output: json
+      session_path: session_id
+      error_path: is_error
+      cost_path: total_cost_usd
+      usage_path: usage
+      turns_path: num_turns`;
+
 /** Runtimes over the fixture agent that most tests use. */
 export const FIXTURE_CONFIG = `
 agents:
@@ -34,16 +46,7 @@ agents:
       command: ${ECHO_AGENT}
       args: ["--stdin"]
       prompt_via: stdin
-    echo-json:
-      adapter: command
-      command: ${ECHO_AGENT}
-      args: ["--json", "--stdin"]
-      output: json
-      session_path: session_id
-      error_path: is_error
-      cost_path: total_cost_usd
-      usage_path: usage
-      turns_path: num_turns
+    echo-json:${ECHO_JSON_RUNTIME}
       resume_args: ["--resume", "{resume_token}"]
     missing-cli:
       adapter: command

@@ -66,8 +66,7 @@ const MESSAGES_PATH = '/v1/messages';
 const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
-  let scripted = options.reply;
-  const { url, requests, close } = await startScripted<ModelRequest, Reply>({
+  const { url, requests, setReply, close } = await startScripted<ModelRequest, Reply>({
     describe: describeRequest,
     log: options.log,
     preflight(request, { res, answer }) {
@@ -93,8 +92,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       }
       return false;
     },
-    choose: (request) => scripted?.(request) ?? defaultReply(request),
-    thrown: (message) => ({ type: 'error', status: 500, message }),
+    reply: options.reply,
+    defaultReply,
     respond(request, reply, { res, answer }) {
       if (reply.type === 'error') {
         answer(reply.status, `${reply.errorType ?? errorTypeFor(reply.status)}`);
@@ -112,9 +111,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.path.split('?')[0] === MESSAGES_PATH),
-    setReply(fn) {
-      scripted = fn;
-    },
+    setReply,
     close,
   };
 }

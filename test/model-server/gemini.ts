@@ -79,8 +79,7 @@ const ROUTE = /^\/v1beta\/models\/([^/:]+):([A-Za-z]+)$/;
 const CONTENT_METHODS = new Set(['generateContent', 'streamGenerateContent']);
 
 export async function startGeminiServer(options: GeminiServerOptions = {}): Promise<GeminiServer> {
-  let scripted = options.reply;
-  const { url, requests, close } = await startScripted<GeminiRequest, Reply>({
+  const { url, requests, setReply, close } = await startScripted<GeminiRequest, Reply>({
     describe: describeRequest,
     log: options.log,
     preflight(request, { res, answer }) {
@@ -101,8 +100,8 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
       }
       return false;
     },
-    choose: (request) => scripted?.(request) ?? defaultReply(request),
-    thrown: (message) => ({ type: 'error', status: 500, message }),
+    reply: options.reply,
+    defaultReply,
     respond(request, reply, { res, answer }) {
       if (reply.type === 'error') {
         answer(reply.status, reply.errorStatus ?? statusFor(reply.status));
@@ -120,9 +119,7 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
     url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.rpc !== undefined && CONTENT_METHODS.has(r.rpc) && !r.jsonSchema),
-    setReply(fn) {
-      scripted = fn;
-    },
+    setReply,
     close,
   };
 }

@@ -65,23 +65,31 @@ export interface Exchange {
   answer(status: number, note: string): void;
 }
 
-/** One API's part of a scripted model server; the HTTP plumbing and the timing are shared. */
+/** The reply when a test's reply function throws: every API's reply type has this error shape. */
+export interface FailureReply {
+  readonly type: 'error';
+  readonly status: number;
+  readonly message: string;
+}
+
+/** One API's part of a scripted model server; the HTTP plumbing, the test's reply function and the timing are shared. */
 export interface ScriptedApi<R extends RecordedExchange, P extends { readonly delayMs?: number | undefined }> {
   describe(req: http.IncomingMessage, body: string): R;
   /** Answers what is not a conversation turn (another route, a token count, a body that is not JSON); true when it did. */
   preflight(request: R, exchange: Exchange): boolean;
-  /** The turn's reply: the test's, else the API's default. */
-  choose(request: R): P;
-  /** The error reply when the test's reply function throws. */
-  thrown(message: string): P;
+  /** The test's reply function, until setReply changes it; where it answers undefined, defaultReply does. */
+  reply?: ((request: R) => P | undefined) | undefined;
+  defaultReply(request: R): P;
   respond(request: R, reply: P, exchange: Exchange): void;
   log?: ((line: string) => void) | undefined;
 }
 
 /** Starts a scripted model server on 127.0.0.1: each request is recorded, answered by the API's part, after the reply's delay. */
 export async function startScripted<R extends RecordedExchange, P extends { readonly delayMs?: number | undefined }>(
-  api: ScriptedApi<R, P>,
-): Promise<{ url: string; requests: R[]; close: () => Promise<void> }> {
+  // The API's reply type must have the failure shape, so a throwing reply function can be answered.
+  api: ScriptedApi<R, P> & (FailureReply extends P ? unknown : never),
+): Promise<{ url: string; requests: R[]; setReply: (fn: ((request: R) => P | undefined) | undefined) => void; close: () => Promise<void> }> {
+  let scripted = api.reply;
   const requests: R[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const server = createServer((req, res) => {
@@ -100,9 +108,11 @@ export async function startScripted<R extends RecordedExchange, P extends { read
       if (api.preflight(request, exchange)) return;
       let reply: P;
       try {
-        reply = api.choose(request);
+        reply = scripted?.(request) ?? api.defaultReply(request);
       } catch (error) {
-        reply = api.thrown(`scripted reply threw: ${String(error)}`);
+        const failure: FailureReply = { type: 'error', status: 500, message: `scripted reply threw: ${String(error)}` };
+        // Sound: the signature lets only reply types that hold the failure shape in.
+        reply = failure as unknown as P;
       }
       later(timers, reply.delayMs, () => {
         if (!res.destroyed) api.respond(request, reply, exchange);
@@ -110,5 +120,12 @@ export async function startScripted<R extends RecordedExchange, P extends { read
     });
   });
   const { url, close } = await listenOnLoopback(server, timers);
-  return { url, requests, close };
+  return {
+    url,
+    requests,
+    setReply(fn) {
+      scripted = fn;
+    },
+    close,
+  };
 }

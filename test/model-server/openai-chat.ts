@@ -77,8 +77,7 @@ const COMPLETIONS_PATH = '/v1/chat/completions';
 const MODELS_PATH = '/v1/models';
 
 export async function startOpenAIChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
-  let scripted = options.reply;
-  const { url, requests, close } = await startScripted<ChatRequest, Reply>({
+  const { url, requests, setReply, close } = await startScripted<ChatRequest, Reply>({
     describe: describeRequest,
     log: options.log,
     preflight(request, { res, answer }) {
@@ -101,8 +100,8 @@ export async function startOpenAIChatServer(options: ChatServerOptions = {}): Pr
       }
       return false;
     },
-    choose: (request) => scripted?.(request) ?? defaultReply(request),
-    thrown: (message) => ({ type: 'error', status: 500, message }),
+    reply: options.reply,
+    defaultReply,
     respond(request, reply, { res, answer }) {
       if (reply.type === 'error') {
         const known = ERRORS[reply.status] ?? { type: reply.status >= 500 ? 'server_error' : 'invalid_request_error', code: null };
@@ -123,9 +122,7 @@ export async function startOpenAIChatServer(options: ChatServerOptions = {}): Pr
     url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.path.split('?')[0] === COMPLETIONS_PATH && !r.isTitle),
-    setReply(fn) {
-      scripted = fn;
-    },
+    setReply,
     close,
   };
 }

@@ -73,8 +73,7 @@ export const ERRORS: Record<number, { type: string; code: string | null; message
 const RESPONSES_PATH = '/v1/responses';
 
 export async function startResponsesServer(options: ModelServerOptions = {}): Promise<ModelServer> {
-  let scripted = options.reply;
-  const { url, requests, close } = await startScripted<ModelRequest, Reply>({
+  const { url, requests, setReply, close } = await startScripted<ModelRequest, Reply>({
     describe: describeRequest,
     log: options.log,
     preflight(request, { res, answer }) {
@@ -91,8 +90,8 @@ export async function startResponsesServer(options: ModelServerOptions = {}): Pr
       }
       return false;
     },
-    choose: (request) => scripted?.(request) ?? defaultReply(request),
-    thrown: (message) => ({ type: 'error', status: 500, message }),
+    reply: options.reply,
+    defaultReply,
     respond(request, reply, { res, answer }) {
       if (reply.type === 'error') {
         const known = ERRORS[reply.status];
@@ -116,9 +115,7 @@ export async function startResponsesServer(options: ModelServerOptions = {}): Pr
     url,
     requests,
     messages: () => requests.filter((r) => r.method === 'POST' && r.path.split('?')[0] === RESPONSES_PATH),
-    setReply(fn) {
-      scripted = fn;
-    },
+    setReply,
     close,
   };
 }
