@@ -3,6 +3,7 @@
  * schema (see host/adapters.ts), so this file knows only what every runtime shares.
  */
 import { z } from 'zod';
+import { isDnsLabel, isDnsSubdomain } from '../executor/kubernetes/names.js';
 
 export const MODEL_TIERS = ['heavy', 'medium', 'light'] as const;
 export type ModelTier = (typeof MODEL_TIERS)[number];
@@ -41,7 +42,7 @@ const kubernetesEnv = strictObject({
     name: z
       .string()
       .max(253, 'must be a valid Secret name (at most 253 characters)')
-      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Secret name (lowercase, digits, - and .)'),
+      .refine(isDnsSubdomain, 'must be a valid Secret name (lowercase, digits, - and .)'),
     key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret key'),
   }).optional(),
 }).refine((entry) => (entry.value === undefined) !== (entry.secret_ref === undefined), {
@@ -49,10 +50,7 @@ const kubernetesEnv = strictObject({
 });
 
 export const kubernetesSchema = strictObject({
-  namespace: z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a valid namespace (a DNS label: lowercase letters, digits and -, at most 63)')
-    .optional(),
+  namespace: z.string().refine(isDnsLabel, 'must be a valid namespace (a DNS label: lowercase letters, digits and -, at most 63)').optional(),
   image: z.string().min(1, 'must name a container image').optional(),
   context: z.string().optional(),
   kubeconfig: z.string().optional(),

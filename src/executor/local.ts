@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { FractaError } from '../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from './backend.js';
 import { killGroup } from './process-group.js';
-import { masked, splitLines, toFile } from './output.js';
+import { masked, splitLines, toFile, within } from './output.js';
 
 /** After the tree is reaped, how long to wait for pipes held open by a process that left the group. */
 const DRAIN_MS = 2_000;
@@ -48,16 +48,6 @@ function whenSpawned(child: ChildProcess): Promise<NodeJS.ErrnoException | undef
     child.once('spawn', () => resolve(undefined));
     child.once('error', (error) => resolve(error as NodeJS.ErrnoException));
   });
-}
-
-function drained(outputs: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    outputs.then(() => undefined),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, DRAIN_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export const localBackend: ExecutionBackend = {
@@ -108,7 +98,7 @@ export const localBackend: ExecutionBackend = {
     if (spawnError || child.pid === undefined) {
       child.stdout?.destroy();
       child.stderr?.destroy();
-      await drained(outputs);
+      await within(outputs, DRAIN_MS);
       throw startError(job, spawnError ?? new Error('no process id'));
     }
     const pid = child.pid;
@@ -117,7 +107,7 @@ export const localBackend: ExecutionBackend = {
       const { code, signal } = await leaderExit;
       // The leader is done: whatever it left running in its group goes too.
       await killGroup(pid, job.killGraceMs);
-      await drained(outputs);
+      await within(outputs, DRAIN_MS);
       child.stdout?.destroy();
       child.stderr?.destroy();
       stdout?.destroy();

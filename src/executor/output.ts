@@ -69,3 +69,10 @@ export function toFile(stream: Readable | null, file: string): Promise<void> {
   }
   return pipeline(stream, sink).catch(() => undefined);
 }
+
+/** Waits for `promise`, at most `ms` (a stream held open by a process that left its group, say). */
+export async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -56,6 +56,11 @@ export interface StreamSpec extends CommandSpec {
   readonly encodeMessage?: (text: string) => string;
 }
 
+/** Whether a planned command is a live session's (parsed line by line) rather than a batch run's. */
+export function isStreamSpec(command: CommandSpec | StreamSpec): command is StreamSpec {
+  return 'parser' in command;
+}
+
 export interface CommandInput {
   readonly prompt: string;
   readonly model: string | undefined;

@@ -11,7 +11,7 @@ import {
   ReadResourceRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Fracta, FractaOptions } from '../service.js';
+import type { FractaOptions } from '../service.js';
 import { VERSION } from '../version.js';
 import { LineTransport } from './transport.js';
 
@@ -102,12 +102,8 @@ function guardStdout(): void {
 export async function runMcpServer(options: FractaOptions): Promise<void> {
   guardStdout();
   let loading: Promise<Core> | undefined;
-  let loaded: Fracta | undefined;
   const core = (): Promise<Core> => {
-    loading ??= loadCore(options).then((value) => {
-      loaded = value.fracta;
-      return value;
-    });
+    loading ??= loadCore(options);
     return loading;
   };
   const server = createServer(core);
@@ -117,7 +113,7 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   const close = (why: string): Promise<void> => {
     closing ??= (async () => {
       // A core still loading may be about to start runs: wait for it, then stop them.
-      const fracta = loading ? await loading.then((value) => value.fracta, () => loaded) : undefined;
+      const fracta = loading ? await loading.then((value) => value.fracta, () => undefined) : undefined;
       const running = fracta?.runner.activeCount() ?? 0;
       if (running > 0) console.error(`fracta: ${why}; stopping ${running} running run(s)`);
       await fracta?.shutdown();

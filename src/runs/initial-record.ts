@@ -3,7 +3,7 @@
  * running it will tell.
  */
 import { maskSecrets } from '../config/env.js';
-import type { StreamSpec } from '../host/host.js';
+import { isStreamSpec } from '../host/host.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import { jobName } from '../executor/kubernetes/names.js';
 import { processIdentity } from './identity.js';
@@ -15,10 +15,6 @@ const ARGV_ELEMENT_CHARS = 200;
 
 function logUri(runId: string): string {
   return `fracta://runs/${runId}/log`;
-}
-
-export function isStreamSpec(command: SpawnPlan['command']): command is StreamSpec {
-  return 'parser' in command;
 }
 
 function recordArgv(plan: SpawnPlan): string[] {

@@ -11,7 +11,7 @@ import { groupAlive, killGroup } from '../executor/process-group.js';
 import { prepareWorkspace } from '../executor/workspace.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import type { LoggedEvent } from '../events.js';
-import type { StreamSpec } from '../host/host.js';
+import { isStreamSpec, type StreamSpec } from '../host/host.js';
 import { applyResult, conclude, type StopReason } from './conclude.js';
 import { EventLog } from './event-log.js';
 import { LiveSession } from './session.js';
@@ -19,7 +19,7 @@ import { SlotPool } from './slots.js';
 import { isRunProcess, processAlive } from './run-process.js';
 import { checkRunId } from './ids.js';
 import { isTerminal, type RunRecord } from './record.js';
-import { initialRecord, isStreamSpec } from './initial-record.js';
+import { initialRecord } from './initial-record.js';
 import { settleWorkspace } from './settle-workspace.js';
 import type { RunStore } from './store.js';
 
@@ -149,8 +149,9 @@ export class Runner {
       const request = this.slotRequest(active);
       // A cancel from another process is a marker file: looked for on the timer's sweep, or when
       // the run is about to start, not for every queued run on every release.
-      const cancelled = (sweepCancels || !full.has(request.runtime) || request.parentRun) && this.store.cancelRequested(active.plan.runId);
-      if (!cancelled && !request.parentRun && full.has(request.runtime)) continue;
+      const mayStart = !full.has(request.runtime) || Boolean(request.parentRun);
+      const cancelled = (sweepCancels || mayStart) && this.store.cancelRequested(active.plan.runId);
+      if (!cancelled && !mayStart) continue;
       if (!cancelled && !this.slots.tryAcquire(request)) {
         if (!request.parentRun) full.add(request.runtime);
         continue;

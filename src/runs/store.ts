@@ -14,7 +14,6 @@ import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
 let temporaryCount = 0;
 
 export class RunStore {
-  private madeRunsDir = false;
   private madeActiveDir = false;
   readonly runsDir: string;
   readonly workspacesDir: string;
@@ -56,10 +55,6 @@ export class RunStore {
 
   /** Synchronous, like the other small writes of a spawn: a thread-pool round trip costs more than the mkdir. */
   create(id: string): void {
-    if (!this.madeRunsDir) {
-      fs.mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
-      this.madeRunsDir = true;
-    }
     fs.mkdirSync(this.runDir(id), { recursive: true, mode: 0o700 });
   }
 

@@ -9,7 +9,7 @@ import { MIN_SECRET_LENGTH, type ChildEnv } from '../config/env.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { BackendName, KubernetesConfig } from '../config/schema.js';
 import { FractaError } from '../errors.js';
-import type { CommandSpec, StreamSpec } from '../host/host.js';
+import { isStreamSpec, type CommandSpec, type StreamSpec } from '../host/host.js';
 import type { SpawnRequest } from '../requests.js';
 import { branchFor, checkBranchName } from '../workspace/branch.js';
 
@@ -45,6 +45,7 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
       'backend',
     );
   }
+  const cluster = { ...config, namespace: config.namespace, image: config.image };
   if (request.agent_mcp) refuse('agent_mcp', 'a pod cannot reach the fracta that spawned it; spawn without agent_mcp, or with backend: local');
   if (request.resume_run !== undefined || request.resume_token !== undefined) {
     refuse(request.resume_run !== undefined ? 'resume_run' : 'resume_token', "a session lives in its pod's home, which is gone when the pod ends; resume it with backend: local, or start a new run");
@@ -52,7 +53,7 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
   if (request.workspace !== undefined) refuse('workspace', 'a pod always works in a fresh clone of repo; leave workspace out');
   if (request.repo === undefined) {
     if (request.base_branch !== undefined || request.branch !== undefined) refuse(request.branch !== undefined ? 'branch' : 'base_branch', 'needs repo (a git URL the pod clones)');
-    return { config: { ...config, namespace: config.namespace, image: config.image }, git: undefined };
+    return { config: cluster, git: undefined };
   }
   if (!isRepositoryUrl(request.repo)) {
     refuse('repo', `"${request.repo}" is not a repository URL; a pod cannot see this machine's folders, so give a URL it can clone (https://, ssh:// or git@host:path), or spawn with backend: local`);
@@ -65,7 +66,7 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
       throw new FractaError('invalid_input', error.message.replace(/^branch:/, `${field}:`), field);
     });
   }
-  return { config: { ...config, namespace: config.namespace, image: config.image }, git: { url: request.repo, baseBranch: request.base_branch, branch } };
+  return { config: cluster, git: { url: request.repo, baseBranch: request.base_branch, branch } };
 }
 
 /**
@@ -93,7 +94,7 @@ export function podEnv(runId: string, lineageEnv: Record<string, string>, comman
  * messages on the agent's stdin cannot run so: a pod has no stdin to write to.
  */
 export function checkStreamOnCluster(runtime: RuntimeConfig, command: CommandSpec | StreamSpec): void {
-  if ('parser' in command && command.encodeMessage !== undefined) {
+  if (isStreamSpec(command) && command.encodeMessage !== undefined) {
     refuse('stream', `runtime "${runtime.name}" keeps a live session on the agent's stdin, which a pod does not offer here; spawn without stream, or with backend: local`);
   }
 }

@@ -13,7 +13,7 @@ import type { V1Container, V1Job } from '@kubernetes/client-node';
 import { maskSecrets } from '../../config/env.js';
 import { FractaError } from '../../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from '../backend.js';
-import { masked, splitLines, toFile } from '../output.js';
+import { masked, splitLines, toFile, within } from '../output.js';
 import { KubeClient, KubeError, type WatchEventType } from './client.js';
 import { buildManifests } from './manifest.js';
 import { RUN_ID_LABEL, type KubernetesRun } from './types.js';
@@ -488,13 +488,6 @@ class PodRun {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits for `promise`, at most `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 function sizeOf(file: string): number {

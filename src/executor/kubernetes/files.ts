@@ -4,11 +4,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { FractaError } from '../../errors.js';
 import type { WorkspaceFile } from './types.js';
-
-/** Well under a Secret's 1 MiB with the prompt beside them; a host writes settings, not payloads. */
-const MAX_FILES_BYTES = 256 * 1024;
 
 /**
  * Regular files only, by relative path. Links are left out on purpose: a link points at something
@@ -17,18 +13,13 @@ const MAX_FILES_BYTES = 256 * 1024;
  */
 export async function collectWorkspaceFiles(workdir: string): Promise<WorkspaceFile[]> {
   const files: WorkspaceFile[] = [];
-  let bytes = 0;
   const walk = async (folder: string): Promise<void> => {
     for (const entry of await fsp.readdir(folder, { withFileTypes: true })) {
       const full = path.join(folder, entry.name);
       if (entry.isDirectory()) await walk(full);
       else if (entry.isFile()) {
-        const content = await fsp.readFile(full, 'utf8');
-        bytes += Buffer.byteLength(content);
-        if (bytes > MAX_FILES_BYTES) {
-          throw new FractaError('k8s_invalid', `the host's files for the pod are over ${MAX_FILES_BYTES / 1024} KiB (at ${path.relative(workdir, full)}); they travel in a Secret, which holds at most 1 MiB`);
-        }
-        files.push({ path: path.relative(workdir, full), content });
+        // Their size, with the prompt's, is held to a Secret's limit where the Secret is built (manifest.ts).
+        files.push({ path: path.relative(workdir, full), content: await fsp.readFile(full, 'utf8') });
       }
     }
   };

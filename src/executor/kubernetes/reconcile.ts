@@ -23,7 +23,7 @@ const connectDefault: Connect = (config) => KubeClient.connect(config);
  * The Jobs labelled as fracta's in the runtime's namespace (a Job without a run id label is not one of
  * fracta's runs); with `home`, only those of that fracta install.
  */
-export async function listManagedJobs(config: KubernetesConfig & { namespace: string }, connect: Connect = connectDefault, home?: string): Promise<ManagedJob[]> {
+export async function listManagedJobs(config: KubernetesConfig & { namespace: string }, home?: string, connect: Connect = connectDefault): Promise<ManagedJob[]> {
   const kube = await connect(config);
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}${home ? `,${HOME_LABEL}=${home}` : ''}`;
   const list = await kube.listJobs(config.namespace, { labelSelector: selector });

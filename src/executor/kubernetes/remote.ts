@@ -68,10 +68,9 @@ export class KubernetesRemote {
     }
     if (clusters.size === 0) return [];
     const { deleteRunJob, listManagedJobs } = await import('./reconcile.js');
-    const { KubeClient } = await import('./client.js');
     const deleted: OrphanJob[] = [];
     for (const cluster of clusters.values()) {
-      const jobs = await listManagedJobs(cluster, (config) => KubeClient.connect(config), this.home);
+      const jobs = await listManagedJobs(cluster, this.home);
       for (const job of jobs) {
         if (job.state !== 'active' || (await owned(job.runId))) continue;
         await deleteRunJob(cluster, job.namespace, job.job);
