@@ -31,6 +31,12 @@ export type ErrorCode =
   | 'session_closed'
   | 'depth_limit'
   | 'children_limit'
+  // What a run's chain claims (FRACTA_PARENT_RUN, FRACTA_DEPTH) that fracta's own records do not back.
+  | 'chain_invalid'
+  // State under FRACTA_HOME that fracta cannot trust or use (a poisoned lock, an unreadable record).
+  | 'state_corrupt'
+  // A write fracta needs (a record, a log) failed because the disk is full (ENOSPC) or over quota.
+  | 'disk_full'
   // Kubernetes backend: what the cluster refused, each with the fix in the message.
   | 'k8s_forbidden'
   | 'k8s_conflict'
