@@ -24,17 +24,37 @@ const seconds = (range: { positive: boolean; max?: number; hint?: string }) => {
     });
 };
 
+/**
+ * A value that fracta puts on an agent's command line (a model, a tool, a session id, a branch).
+ * The caller is a model that may be prompt-injected, so nothing it gives may be read as an option by
+ * the CLI: no valid value starts with "-", or holds a control character (a newline would end a
+ * line in a config file). Bounded, because each value is kept in the run record's argv.
+ */
+const cliValue = (what: string, maxChars: number) =>
+  z
+    .string({ error: `must be ${what}` })
+    .min(1, `must not be empty: give ${what}`)
+    .max(maxChars, `must be at most ${maxChars} characters`)
+    .refine((value) => !value.startsWith('-'), `must not start with "-" (it would be read as an option of the agent's CLI): give ${what}`)
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not hold control characters (newlines, tabs, NUL)');
+
+/** Enough for any real allow-list; each entry is an argument of the child's command line. */
+export const MAX_ALLOWED_TOOLS = 256;
+
 export const spawnRequestSchema = strictObject({
   task: z
     .string({ error: 'is required: say what the agent should do' })
     .refine((task) => task.trim().length > 0, 'must not be empty: say what the agent should do')
     .describe('What the agent should do. Sent to the CLI as its prompt (on stdin where it allows).'),
   runtime: z.string().min(1).optional().describe('A runtime from fracta.yaml (see the runtimes tool); default: the configured default.'),
-  model: z.string().min(1).optional().describe("The model; overrides the tier and the runtime's default."),
+  model: cliValue('a model name', 256).optional().describe("The model; overrides the tier and the runtime's default."),
   tier: oneOf(MODEL_TIERS, 'tier').optional().describe("Pick the runtime's model for this tier."),
   contract: z.string().optional().describe('What "done" means: acceptance criteria written to the task file and the prompt.'),
-  allowed_tools: z.array(z.string()).optional().describe('Tools the agent may use (hosts without tool permissions ignore it, with a warning).'),
-  resume_token: z.string().min(1).optional().describe("Continue this session (a previous run's resume_token)."),
+  allowed_tools: z
+    .array(cliValue('a tool name or rule', 512), { error: 'must be a list of tool names' })
+    .max(MAX_ALLOWED_TOOLS, `must name at most ${MAX_ALLOWED_TOOLS} tools`)
+    .optional().describe('Tools the agent may use (hosts without tool permissions ignore it, with a warning).'),
+  resume_token: cliValue('a session id', 512).optional().describe("Continue this session (a previous run's resume_token)."),
   resume_run: z.string().min(1).optional().describe("Continue the session of this fracta run (its run_id), in that run's workspace."),
   stream: z.boolean().optional().describe('Keep a live session (needs a host with the stream capability).'),
   agent_mcp: z.boolean().optional().describe('Give the agent fracta over MCP so it can spawn agents (needs agentMcp).'),
@@ -46,8 +66,8 @@ export const spawnRequestSchema = strictObject({
     .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional().describe('Remove the workspace when the run ends: keep, on_success, always.'),
   repo: z.string().min(1).optional().describe('A local git repository (or, with workspace: copy, any folder) for the agent to work on; on the kubernetes backend, a git URL the pod clones (with base_branch).'),
-  base_branch: z.string().min(1).optional().describe("The branch (or commit) the run's worktree starts from (default: the repository's current branch)."),
-  branch: z.string().min(1).optional().describe('The new branch for the run (default: fracta/<task>-<id>).'),
+  base_branch: cliValue('a branch or commit', 256).optional().describe("The branch (or commit) the run's worktree starts from (default: the repository's current branch)."),
+  branch: cliValue('a branch name', 256).optional().describe('The new branch for the run (default: fracta/<task>-<id>).'),
   workspace: oneOf(WORKSPACE_MODES, 'workspace mode')
     .optional()
     .describe('With repo: worktree (default; its own checkout and branch), copy (a plain folder), inplace (the checkout itself; unsafe for parallel runs).'),

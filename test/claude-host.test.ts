@@ -44,7 +44,7 @@ describe('claude command line', () => {
   it('batch: -p with json output, the model, and the prompt on stdin, never as an argument', () => {
     const spec = host().buildBatchCommand(input({ prompt: '--version', model: 'opus' }));
     expect(spec.command).toBe('claude');
-    expect(spec.args).toEqual(['-p', '--output-format', 'json', '--model', 'opus']);
+    expect(spec.args).toEqual(['-p', '--output-format', 'json', '--model=opus']);
     expect(spec.stdin).toBe('--version');
   });
 
@@ -56,17 +56,17 @@ describe('claude command line', () => {
   });
 
   it('resume passes the session id', () => {
-    expect(host().buildBatchCommand(input({ resumeToken: 'abc-1' })).args).toEqual(['-p', '--output-format', 'json', '--resume', 'abc-1']);
+    expect(host().buildBatchCommand(input({ resumeToken: 'abc-1' })).args).toEqual(['-p', '--output-format', 'json', '--resume=abc-1']);
   });
 
   it('permissions map to --permission-mode, --allowedTools and --disallowedTools', () => {
     const spec = host({ permissions: { mode: 'acceptEdits', allowed_tools: ['Read', 'Bash'], disallowed_tools: ['WebFetch'] } }).buildBatchCommand(input());
-    expect(spec.args).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--allowedTools', 'Read', 'Bash', '--disallowedTools', 'WebFetch']);
+    expect(spec.args).toEqual(['-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--allowedTools=Read', '--allowedTools=Bash', '--disallowedTools=WebFetch']);
   });
 
   it('a request may narrow the runtime allowed tools', () => {
     const spec = host({ permissions: { allowed_tools: ['Read', 'Bash'] } }).buildBatchCommand(input({ allowedTools: ['Bash(git *)'] }));
-    expect(spec.args).toEqual(['-p', '--output-format', 'json', '--allowedTools', 'Bash(git *)']);
+    expect(spec.args).toEqual(['-p', '--output-format', 'json', '--allowedTools=Bash(git *)']);
   });
 
   it('a request may not widen the runtime allowed tools', () => {
@@ -76,7 +76,7 @@ describe('claude command line', () => {
   });
 
   it('with no ceiling, a request allows what it names', () => {
-    expect(host().buildBatchCommand(input({ allowedTools: ['Bash(touch:*)'] })).args).toEqual(['-p', '--output-format', 'json', '--allowedTools', 'Bash(touch:*)']);
+    expect(host().buildBatchCommand(input({ allowedTools: ['Bash(touch:*)'] })).args).toEqual(['-p', '--output-format', 'json', '--allowedTools=Bash(touch:*)']);
   });
 
   it.runIf(process.getuid?.() === 0)('bypassPermissions as root without IS_SANDBOX=1 is refused before the run, saying what to do', () => {
@@ -90,8 +90,8 @@ describe('claude command line', () => {
   it('agent_mcp adds the MCP config fracta writes, strict, and allows fracta\'s tools', () => {
     const spec = host().buildBatchCommand(input({ agentMcp: true }));
     expect(spec.args.slice(0, 6)).toEqual(['-p', '--output-format', 'json', '--mcp-config', '/ws/.fracta/mcp.json', '--strict-mcp-config']);
-    const allowed = spec.args.slice(spec.args.indexOf('--allowedTools') + 1);
-    expect(allowed).toEqual(['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean'].map((tool) => `mcp__fracta__${tool}`));
+    const allowed = spec.args.filter((arg) => arg.startsWith('--allowedTools='));
+    expect(allowed).toEqual(['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean'].map((tool) => `--allowedTools=mcp__fracta__${tool}`));
   });
 
   it('retry and traffic settings become claude environment variables', () => {

@@ -237,7 +237,7 @@ describe('claude runtime', () => {
     expect(allowed.status).toBe('succeeded');
     expect(allowed.warnings).toEqual([]);
     expect(fs.existsSync(path.join(allowed.workspace, 'allowed.txt'))).toBe(true);
-    expect(allowed.argv).toEqual(expect.arrayContaining(['--allowedTools', 'Bash(touch:*)']));
+    expect(allowed.argv).toEqual(expect.arrayContaining(['--allowedTools=Bash(touch:*)']));
     expect(model.messages().at(-1)!.toolResults).toHaveLength(1);
     expect(allowed.output).toMatch(/^FAKE-OK: tool result/);
   });

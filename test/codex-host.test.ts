@@ -61,7 +61,7 @@ describe('codex command line', () => {
   it('batch: exec --json outside git, offline-safe defaults, the model, and the prompt on stdin as "-"', () => {
     const spec = host().buildBatchCommand(input({ prompt: '--version', model: 'gpt-5.5' }));
     expect(spec.command).toBe('codex');
-    expect(spec.args).toEqual(['exec', '--json', '--skip-git-repo-check', '--model', 'gpt-5.5', ...BASE.slice(3), '-']);
+    expect(spec.args).toEqual(['exec', '--json', '--skip-git-repo-check', '--model=gpt-5.5', ...BASE.slice(3), '-']);
     expect(spec.stdin).toBe('--version');
     expect(spec.warnings).toBeUndefined();
   });

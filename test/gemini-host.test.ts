@@ -60,7 +60,7 @@ describe('gemini command line', () => {
   it('batch: json output, the model, the per-run home, and the prompt on stdin, never as an argument', () => {
     const spec = host().buildBatchCommand(input({ prompt: '--version', model: 'gemini-2.5-pro' }));
     expect(spec.command).toBe('gemini');
-    expect(spec.args).toEqual([...BASE, '--model', 'gemini-2.5-pro']);
+    expect(spec.args).toEqual([...BASE, '--model=gemini-2.5-pro']);
     expect(spec.stdin).toBe('--version');
     expect(spec.env).toEqual({ GEMINI_CLI_HOME: '/ws/.fracta/gemini' });
     expect(spec.warnings).toBeUndefined();
@@ -77,23 +77,22 @@ describe('gemini command line', () => {
   });
 
   it('resume passes the session id', () => {
-    expect(host().buildBatchCommand(input({ resumeToken: 'abc-1' })).args).toEqual([...BASE, '--resume', 'abc-1']);
+    expect(host().buildBatchCommand(input({ resumeToken: 'abc-1' })).args).toEqual([...BASE, '--resume=abc-1']);
   });
 
   it('permissions map to --approval-mode and one --allowed-tools per tool', () => {
     const spec = host({ permissions: { approval_mode: 'plan', allowed_tools: ['read_file', 'run_shell_command(git)'] } }).buildBatchCommand(input());
-    expect(spec.args).toEqual([...BASE, '--approval-mode', 'plan', '--allowed-tools', 'read_file', '--allowed-tools', 'run_shell_command(git)']);
+    expect(spec.args).toEqual([...BASE, '--approval-mode', 'plan', '--allowed-tools=read_file', '--allowed-tools=run_shell_command(git)']);
   });
 
   it('a request may narrow the runtime allowed tools, down to a longer command prefix', () => {
     const narrow = host({ permissions: { allowed_tools: ['read_file', 'run_shell_command(git)'] } });
     expect(narrow.buildBatchCommand(input({ allowedTools: ['run_shell_command(git status)'] })).args).toEqual([
       ...BASE,
-      '--allowed-tools',
-      'run_shell_command(git status)',
+      '--allowed-tools=run_shell_command(git status)',
     ]);
     expect(host({ permissions: { allowed_tools: ['run_shell_command'] } }).buildBatchCommand(input({ allowedTools: ['run_shell_command(ls)'] })).args).toContain(
-      'run_shell_command(ls)',
+      '--allowed-tools=run_shell_command(ls)',
     );
   });
 
@@ -107,14 +106,14 @@ describe('gemini command line', () => {
   });
 
   it('with no ceiling, a request allows what it names', () => {
-    expect(host().buildBatchCommand(input({ allowedTools: ['run_shell_command(touch)'] })).args).toEqual([...BASE, '--allowed-tools', 'run_shell_command(touch)']);
+    expect(host().buildBatchCommand(input({ allowedTools: ['run_shell_command(touch)'] })).args).toEqual([...BASE, '--allowed-tools=run_shell_command(touch)']);
   });
 
   it('allowed_tools under yolo runs in the default mode, so that the list is what runs, and says so', () => {
     const yolo = host({ permissions: { approval_mode: 'yolo' } });
     expect(yolo.buildBatchCommand(input()).args).toEqual([...BASE, '--approval-mode', 'yolo']);
     const spec = yolo.buildBatchCommand(input({ allowedTools: ['read_file'] }));
-    expect(spec.args).toEqual([...BASE, '--approval-mode', 'default', '--allowed-tools', 'read_file']);
+    expect(spec.args).toEqual([...BASE, '--approval-mode', 'default', '--allowed-tools=read_file']);
     expect(spec.warnings).toEqual([expect.stringMatching(/approval_mode yolo; this run used the default mode instead/)]);
   });
 

@@ -64,7 +64,7 @@ describe('opencode command line', () => {
   it('batch: run --format json in the workspace, a title of its own, the model, and the prompt on stdin only', () => {
     const spec = host().buildBatchCommand(input({ prompt: '--version', model: 'fake/fake-model' }));
     expect(spec.command).toBe('opencode');
-    expect(spec.args).toEqual([...BASE, '--model', 'fake/fake-model']);
+    expect(spec.args).toEqual([...BASE, '--model=fake/fake-model']);
     expect(spec.stdin).toBe('--version');
     expect(spec.env).toEqual({ OPENCODE_DISABLE_AUTOUPDATE: '1' });
   });
@@ -85,7 +85,7 @@ describe('opencode command line', () => {
 
   it('resume continues the session with --session and sets no title', () => {
     const spec = host().buildStreamCommand(input({ resumeToken: 'ses_abc', prompt: 'next' }));
-    expect(spec.args).toEqual(['run', '--format', 'json', '--dir', '/ws/run_1', '--session', 'ses_abc']);
+    expect(spec.args).toEqual(['run', '--format', 'json', '--dir', '/ws/run_1', '--session=ses_abc']);
     expect(spec.stdin).toBe('next');
   });
 

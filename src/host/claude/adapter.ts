@@ -83,8 +83,10 @@ class ClaudeHost implements Host {
     const permissions = options.permissions;
     checkBypassAsRoot(name, permissions?.mode, input.env);
     const args = ['-p', ...format];
-    if (input.model) args.push('--model', input.model);
-    if (input.resumeToken) args.push('--resume', input.resumeToken);
+    // Values a request gives are joined to their flag (`--model=x`): commander then reads them as
+    // values whatever they hold, and a variadic flag cannot swallow the next element as its own.
+    if (input.model) args.push(`--model=${input.model}`);
+    if (input.resumeToken) args.push(`--resume=${input.resumeToken}`);
     const withMcp = input.agentMcp || Object.keys(options.mcp_servers).length > 0;
     // Only the servers fracta wrote: the user's own MCP config would leak into every child.
     if (withMcp) args.push('--mcp-config', path.join(input.workdir, MCP_CONFIG), '--strict-mcp-config');
@@ -94,8 +96,9 @@ class ClaudeHost implements Host {
       // In -p mode an MCP tool call is denied unless allowed by name.
       ...(input.agentMcp ? FRACTA_TOOL_NAMES.map((tool) => `mcp__${FRACTA_SERVER_NAME}__${tool}`) : []),
     ];
-    if (allowed.length > 0) args.push('--allowedTools', ...allowed);
-    if (permissions?.disallowed_tools?.length) args.push('--disallowedTools', ...permissions.disallowed_tools);
+    // One `--allowedTools=TOOL` each: commander adds up a repeated variadic flag.
+    for (const tool of allowed) args.push(`--allowedTools=${tool}`);
+    for (const tool of permissions?.disallowed_tools ?? []) args.push(`--disallowedTools=${tool}`);
     args.push(...options.extra_args);
     const env: Record<string, string> = {};
     if (options.max_retries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(options.max_retries);

@@ -43,7 +43,8 @@ export function checkThreadId(token: string): string {
 export function codexArgv(runtime: string, options: CodexArgvOptions, input: CommandInput): { args: string[]; warnings: string[] } {
   // Fracta's workspaces are plain folders; without this codex refuses to run outside a git repo.
   const args = ['exec', '--json', '--skip-git-repo-check'];
-  if (input.model) args.push('--model', input.model);
+  // Joined to its flag, so clap reads the request's value as a value whatever it holds.
+  if (input.model) args.push(`--model=${input.model}`);
   args.push(...sandboxArgs(options.permissions));
   if (options.ignore_user_config) args.push('--ignore-user-config');
   // Analytics go to ab.chatgpt.com on every run; nothing in a run needs them.

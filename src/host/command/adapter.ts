@@ -41,6 +41,16 @@ export type CommandOptions = z.infer<z.ZodObject<typeof optionsShape>>;
 
 const PROMPT_FILE = `${FRACTA_DIR}/prompt.md`;
 
+/** Programs that run their argument after `-c`/`-e` as code: a placeholder there is code the caller writes. */
+const INTERPRETERS = /^(?:[a-z]*sh|fish|pwsh|powershell|cmd|busybox|python[0-9.]*|node|nodejs|deno|bun|perl|ruby|php|lua|osascript)(?:\.exe)?$/i;
+const CODE_FLAG = /^(?:-[A-Za-z]*[ce]|--eval|--command|-Command|\/c)$/;
+
+/** `sh -c "agent {prompt}"`: the prompt would be parsed by the shell, so a task could run any command. */
+function placeholderInCode(command: string, args: readonly string[]): string | undefined {
+  if (!INTERPRETERS.test(path.basename(command))) return undefined;
+  return args.find((arg, at) => at > 0 && CODE_FLAG.test(args[at - 1]!) && PLACEHOLDERS.some((name) => usesPlaceholder([arg], name)));
+}
+
 function check(options: CommandOptions): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
   const known = PLACEHOLDERS.map((name) => `{${name}}`).join(', ');
@@ -65,10 +75,34 @@ function check(options: CommandOptions): Array<[string, string]> {
   if (options.resume_args && !usesPlaceholder(options.resume_args, 'resume_token')) {
     problems.push(['resume_args', 'must contain {resume_token}']);
   }
+  for (const key of ['args', 'resume_args'] as const) {
+    const code = placeholderInCode(options.command, options[key] ?? []);
+    if (code !== undefined) {
+      problems.push([
+        key,
+        `a placeholder inside the code that ${path.basename(options.command)} runs (${JSON.stringify(code.slice(0, 60))}) lets a task run any command: pass the value as its own argument (args: ["-c", 'agent "$1"', "sh", "{prompt}"]) or use prompt_via: stdin`,
+      ]);
+    }
+  }
   if (options.session_path && options.output !== 'json') {
     problems.push(['session_path', 'needs output: json']);
   }
   return problems;
+}
+
+/**
+ * A task given as its own argument is read as an option by most CLIs when it starts with "-". Unless
+ * the runtime's args end the options first (`--`), such a task is refused rather than passed.
+ */
+function checkPromptNotAnOption(runtime: string, template: readonly string[], prompt: string): void {
+  if (!prompt.startsWith('-')) return;
+  const at = template.indexOf('{prompt}');
+  if (at === -1 || template.slice(0, at).includes('--')) return;
+  throw new FractaError(
+    'invalid_input',
+    `task: starts with "-", and runtime "${runtime}" passes it as its own argument, where its CLI would read it as an option: start the task with another character, or put "--" before {prompt} in the runtime's args`,
+    'task',
+  );
 }
 
 class CommandHost implements Host {
@@ -111,6 +145,7 @@ class CommandHost implements Host {
         placeholder,
       );
     });
+    checkPromptNotAnOption(name, template, input.prompt);
     for (const arg of args) {
       const bytes = Buffer.byteLength(arg);
       if (bytes > MAX_ARG_BYTES) {

@@ -24,11 +24,13 @@ export function geminiArgv(runtime: string, options: ArgvOptions, input: Command
   const permissions = effectivePermissions(runtime, options.permissions, input.allowedTools);
   // Without --skip-trust a headless run in a folder never trusted before exits 55.
   const args = ['--skip-trust', '--output-format', format];
-  if (input.model) args.push('--model', input.model);
+  // Values a request gives are joined to their flag (`--model=x`), so yargs reads them as values
+  // whatever they hold (`--model --yolo` would be two flags).
+  if (input.model) args.push(`--model=${input.model}`);
   // The id from init/result; gemini finds it only among the sessions of the cwd's project.
-  if (input.resumeToken) args.push('--resume', input.resumeToken);
+  if (input.resumeToken) args.push(`--resume=${input.resumeToken}`);
   if (permissions.mode) args.push('--approval-mode', permissions.mode);
-  for (const tool of permissions.allowedTools ?? []) args.push('--allowed-tools', tool);
+  for (const tool of permissions.allowedTools ?? []) args.push(`--allowed-tools=${tool}`);
   // Only fracta's servers: a workspace's own .gemini/settings.json may name others.
   if (mcpServerNames.length > 0) args.push('--allowed-mcp-server-names', mcpServerNames.join(','));
   args.push(...options.extra_args);

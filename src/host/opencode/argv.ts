@@ -27,7 +27,8 @@ export interface ArgvOptions {
 
 export function opencodeCommand(runtime: string, options: ArgvOptions, input: CommandInput): { args: string[]; env: Record<string, string> } {
   const args = ['run', '--format', 'json', '--dir', input.workdir];
-  if (input.resumeToken) args.push('--session', input.resumeToken);
+  // Values a request gives are joined to their flag, so yargs reads them as values whatever they hold.
+  if (input.resumeToken) args.push(`--session=${input.resumeToken}`);
   // A title of its own spares opencode a model call to make one up (only a new session gets a title).
   else args.push(`--title=fracta ${path.basename(input.workdir)}`);
   if (input.model) {
@@ -35,7 +36,7 @@ export function opencodeCommand(runtime: string, options: ArgvOptions, input: Co
     if (!/^[^/\s]+\/\S+$/.test(input.model)) {
       throw new FractaError('invalid_input', `model "${input.model}": opencode names a model as provider/model, such as anthropic/claude-sonnet-4-5 or a provider of its config`, 'model');
     }
-    args.push('--model', input.model);
+    args.push(`--model=${input.model}`);
   }
   if (options.agent) args.push('--agent', options.agent);
   if (options.permissions?.auto_approve) args.push('--auto');
