@@ -28,6 +28,7 @@ import { homeLabel, KubernetesRemote } from './executor/kubernetes/remote.js';
 import { cleanWorkspaces, type CleanReport } from './runs/clean.js';
 import { Runner } from './runs/runner.js';
 import { isRunId } from './runs/ids.js';
+import { verifyLineage } from './runs/lineage.js';
 import { RunStore } from './runs/store.js';
 import { planSpawn, type Lineage, type ResumeTarget } from './spawn/plan.js';
 import type { McpServerEntry } from './host/host.js';
@@ -35,6 +36,8 @@ import type { ResolvedRuntime } from './host/registry.js';
 import { selfCommand } from './self.js';
 import { FractaError } from './errors.js';
 import fs from 'node:fs';
+import path from 'node:path';
+import { isRepositoryTop } from './workspace/repo.js';
 import type { RuntimeInfo } from './runtime-info.js';
 
 /** How long recovery waits for a cluster to answer before it says so and moves on. */
@@ -153,11 +156,8 @@ export class Fracta {
       home,
       env: this.env,
       workspaceFor: (runId) => this.runner.store.workspacePath(runId),
-      parent: {
-        parentRun: isRunId(this.env.FRACTA_PARENT_RUN) ? this.env.FRACTA_PARENT_RUN : null,
-        rootRun: isRunId(this.env.FRACTA_ROOT_RUN) ? this.env.FRACTA_ROOT_RUN : undefined,
-        depth: (Number.parseInt(this.env.FRACTA_DEPTH ?? '', 10) || 0) + 1,
-      },
+      // The chain from the parent's record; the environment only names the claim.
+      parent: await verifyLineage(this.env, (runId) => this.runner.status(runId)),
       findResume: (resolved) => this.findResume(request, resolved),
       fractaServer: (lineage) => this.fractaServer(config.source, home, lineage),
       countChildren: (runId) => this.runner.store.children(runId).length,
@@ -214,6 +214,7 @@ export class Fracta {
       }
     }
     const token = request.resume_token ?? origin!.resume_token!;
+    if (origin) await this.checkResumeWorkspace(origin);
     const workspaceGone = origin !== undefined && (origin.workspace_removed || !fs.existsSync(origin.workspace));
     // A host that can resume anywhere still resumes where the session's files are, when they are there.
     if (!host.resumeInSameWorkdir) return { token, fromRun: origin?.run_id, workdir: origin && !workspaceGone ? origin.workspace : undefined };
@@ -225,6 +226,24 @@ export class Fracta {
       );
     }
     return { token, fromRun: origin!.run_id, workdir: origin!.workspace };
+  }
+
+  /**
+   * A record's workspace is where a resume runs and where fracta writes the next run's files, and a
+   * child can rewrite records: only a folder of this FRACTA_HOME's workspaces (named by a run id), or
+   * for an inplace run a repository's top level, is taken.
+   */
+  private async checkResumeWorkspace(origin: RunRecord): Promise<void> {
+    const store = this.runner.store;
+    const workspace = origin.workspace;
+    const own = path.dirname(workspace) === store.workspacesDir && isRunId(path.basename(workspace));
+    const repository = origin.workspace_mode === 'inplace' && (await isRepositoryTop(workspace));
+    if (own || repository) return;
+    throw new FractaError(
+      'state_corrupt',
+      `the record of run ${origin.run_id} names the workspace ${workspace}, which is neither a workspace of ${store.workspacesDir} nor a repository's top folder: fracta will not resume there; start a new run`,
+      'resume_run',
+    );
   }
 
   /** Starts a run and waits up to `wait_s` for it; the run goes on whatever happens to the caller. */

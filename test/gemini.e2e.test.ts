@@ -142,7 +142,7 @@ describe('gemini runtime', () => {
     const texts = lastRequestTexts(model).join('\n');
     expect(texts).toContain('remember the word pelican');
     expect(texts).toContain('what was the word?');
-    expect(byRun.argv).toEqual(expect.arrayContaining(['--resume', record.resume_token]));
+    expect(byRun.argv).toEqual(expect.arrayContaining([`--resume=${record.resume_token}`]));
   }, HEAVY_MS);
 
   it('streams: progress notifications reach the client, events land on disk, a follow-up send resumes the session in a new process', async () => {
@@ -194,7 +194,7 @@ describe('gemini runtime', () => {
 
     expect(allowed.status).toBe('succeeded');
     expect(allowed.warnings).toEqual([]);
-    expect(allowed.argv).toEqual(expect.arrayContaining(['--allowed-tools', 'run_shell_command(touch)']));
+    expect(allowed.argv).toEqual(expect.arrayContaining(['--allowed-tools=run_shell_command(touch)']));
     expect(fs.existsSync(path.join(allowed.workspace, 'allowed.txt'))).toBe(true);
     expect(allowed.output).toMatch(/^FAKE-OK: tool result: /);
     const shellOffered = model.messages().filter((request) => request.toolNames.includes('run_shell_command'));

@@ -153,7 +153,7 @@ describe('bad input is refused before anything starts', () => {
       [{ repo, branch: '../escape' }, /\[invalid_input\] branch: "..\/escape" is not a usable branch name: it holds "\.\."/],
       [{ repo, branch: 'has space' }, /branch: "has space" is not a usable branch name: it holds white space/],
       [{ repo, branch: 'a@{b' }, /branch: "a@\{b" is not a usable branch name: it holds "@\{"/],
-      [{ repo, branch: '-delete' }, /branch: "-delete" is not a usable branch name: it starts with "-"/],
+      [{ repo, branch: '-delete' }, /spawn\.branch: must not start with "-" \(it would be read as an option of the agent's CLI\)/],
       [{ repo, branch: 'main' }, /branch: "main" exists already/],
       [{ workspace: 'inplace' }, /workspace: a workspace mode needs repo/],
     ];

@@ -157,7 +157,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
     expect(first).toMatchObject({ status: 'succeeded', host: 'opencode', tier: 'Full-Agent', model: 'fake/fake-heavy', output: 'FAKE-OK: remember the word pelican', exit_code: 0 });
     expect(first.resume_token).toMatch(/^ses_/);
     expect(first.usage.output_tokens).toBeGreaterThan(0);
-    expect(first.argv).toEqual(expect.arrayContaining(['run', '--format', 'json', '--model', 'fake/fake-heavy']));
+    expect(first.argv).toEqual(expect.arrayContaining(['run', '--format', 'json', '--model=fake/fake-heavy']));
     const [request] = requestsOf(first.resume_token);
     expect(request!.model).toBe('fake-heavy');
     expect(request!.lastUserText).toBe('remember the word pelican');
@@ -167,7 +167,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
 
     const byToken = await spawn({ task: 'what was the word?', resume_token: first.resume_token });
     expect(byToken).toMatchObject({ status: 'succeeded', resume_token: first.resume_token, resumed_from: first.run_id, workspace: first.workspace, output: 'FAKE-OK: what was the word?' });
-    expect(byToken.argv).toEqual(expect.arrayContaining(['--session', first.resume_token]));
+    expect(byToken.argv).toEqual(expect.arrayContaining([`--session=${first.resume_token}`]));
     expect(conversation(requestsOf(first.resume_token).at(-1)!)).toContain('remember the word pelican');
 
     const byRun = await spawn({ task: 'and again?', resume_run: first.run_id });

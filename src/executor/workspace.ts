@@ -10,26 +10,14 @@ import { FractaError } from '../errors.js';
 import { FRACTA_DIR } from '../host/bootstrap.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import { createRepoWorkspace, removeRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
-
-function writeInside(workdir: string, relative: string, content: string, made: Set<string>): void {
-  const target = path.resolve(workdir, relative);
-  if (!target.startsWith(workdir + path.sep)) {
-    throw new FractaError('workspace_failed', `a host asked to write ${relative}, which is outside the workspace`);
-  }
-  const folder = path.dirname(target);
-  if (!made.has(folder)) {
-    fs.mkdirSync(folder, { recursive: true });
-    made.add(folder);
-  }
-  fs.writeFileSync(target, content, { mode: 0o600 });
-}
+import { writeInside } from '../workspace/write-inside.js';
 
 export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
   const { workdir, bootstrap, command, request, resolved, fractaServer } = plan;
   try {
     if (plan.repo && !plan.sharedWorkspace) await createRepoWorkspace(plan.repo, workdir);
     fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
-    const made = new Set([workdir]);
+    const made = new Set<string>();
     // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
     writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n', made);
     await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, fractaServer, env: plan.childEnv.env });

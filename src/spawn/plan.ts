@@ -13,6 +13,7 @@ import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSp
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../runs/ids.js';
+import type { Lineage as ClaimedLineage } from '../runs/lineage.js';
 import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 import { POD_WORKDIR } from '../executor/kubernetes/types.js';
 import { checkPromptNotInArgs, checkStreamOnCluster, chooseBackend, planKubernetes, podEnv, type KubernetesPlan } from './kubernetes.js';
@@ -107,8 +108,8 @@ export interface PlanContext {
   /** Where workspaces go: a function of the run id. */
   readonly workspaceFor: (runId: string) => string;
   readonly env: NodeJS.ProcessEnv;
-  /** The chain this fracta process spawns in (from its own FRACTA_* environment). */
-  readonly parent: { readonly parentRun: string | null; readonly rootRun: string | undefined; readonly depth: number };
+  /** The chain this fracta process spawns in, verified against the parent's record (runs/lineage.ts). */
+  readonly parent: ClaimedLineage;
   /** Finds the session a resume_run/resume_token continues; throws when it cannot be resumed. */
   readonly findResume: (resolved: ResolvedRuntime) => Promise<ResumeTarget | undefined>;
   /** fracta's own MCP server, as a child started for this run should see it. */
@@ -183,6 +184,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
           task: request.task,
           runId,
           allowedRoots: config.allowedRepoRoots,
+          secrets: childEnv.secrets,
         });
   if (repo) warnings.push(...repo.warnings);
   const workdir = resume?.workdir ?? (repo?.mode === 'inplace' ? repo.repo : context.workspaceFor(runId));

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { maskSecrets } from '../config/env.js';
 import { FractaError } from '../errors.js';
 import { branchFor, checkBranchName, closeNames } from './branch.js';
 import { git, gitRaw, gitRetrying } from './git.js';
@@ -34,11 +35,24 @@ export interface RepoRequest {
   readonly runId: string;
   /** Folders repositories must be under (agents.workspace.allowed_repo_roots), when set. */
   readonly allowedRoots: readonly string[] | undefined;
+  /** Values masked out of the task before it names a branch (a branch outlives the run, in the user's repository). */
+  readonly secrets: readonly string[];
 }
 
 function within(child: string, parent: string): boolean {
   const relative = path.relative(parent, child);
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/** Refuses a repository (or folder) that is not under one of agents.workspace.allowed_repo_roots. */
+function checkAllowedRoot(folder: string, given: string, roots: readonly string[] | undefined): void {
+  if (!roots || roots.some((root) => within(folder, fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root)))) return;
+  const whose = folder === given ? folder : `${given} belongs to the repository ${folder}, which`;
+  throw new FractaError(
+    'invalid_input',
+    `repo: ${whose} is outside the folders fracta may work on (agents.workspace.allowed_repo_roots: ${roots.join(', ')}); add the repository's folder there, or give a repository inside one`,
+    'repo',
+  );
 }
 
 async function topLevel(folder: string): Promise<string | undefined> {
@@ -65,6 +79,15 @@ async function resolveBase(root: string, wanted: string | undefined): Promise<{ 
   );
 }
 
+/** Whether `folder` is the top folder of a git repository (its real path, not a link to one). */
+export async function isRepositoryTop(folder: string): Promise<boolean> {
+  try {
+    return (await topLevel(folder)) === fs.realpathSync(folder) && fs.realpathSync(folder) === path.resolve(folder);
+  } catch {
+    return false;
+  }
+}
+
 /** Checks the request against the repository and decides branch and base; no side effects. */
 export async function planRepoWorkspace(request: RepoRequest): Promise<RepoWorkspace> {
   const given = path.resolve(request.repo);
@@ -75,13 +98,7 @@ export async function planRepoWorkspace(request: RepoRequest): Promise<RepoWorks
   } catch {
     throw new FractaError('invalid_input', `repo: ${given} is not a folder`, 'repo');
   }
-  if (request.allowedRoots && !request.allowedRoots.some((root) => within(folder, fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root)))) {
-    throw new FractaError(
-      'invalid_input',
-      `repo: ${folder} is outside the folders fracta may work on (agents.workspace.allowed_repo_roots: ${request.allowedRoots.join(', ')})`,
-      'repo',
-    );
-  }
+  checkAllowedRoot(folder, folder, request.allowedRoots);
   const mode = request.mode ?? 'worktree';
   if (mode === 'copy') {
     if (request.branch !== undefined || request.baseBranch !== undefined) {
@@ -93,6 +110,8 @@ export async function planRepoWorkspace(request: RepoRequest): Promise<RepoWorks
   if (!root) {
     throw new FractaError('invalid_input', `repo: ${folder} is not a git repository (for a plain folder, use workspace: copy)`, 'repo');
   }
+  // A worktree or an inplace run works on the whole repository, not only the folder given.
+  checkAllowedRoot(root, folder, request.allowedRoots);
   const warnings: string[] = [];
   if (mode === 'inplace') {
     if (request.branch !== undefined || request.baseBranch !== undefined) {
@@ -103,7 +122,7 @@ export async function planRepoWorkspace(request: RepoRequest): Promise<RepoWorks
     return { mode, repo: root, branch: base.name, baseBranch: base.name, baseCommit: base.commit, warnings };
   }
   const base = await resolveBase(root, request.baseBranch);
-  const branch = request.branch ?? branchFor(request.task, request.runId);
+  const branch = request.branch ?? branchFor(maskSecrets(request.task, request.secrets), request.runId);
   await checkBranchName(branch, root);
   if ((await gitRaw(root, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`])).code === 0) {
     throw new FractaError('invalid_input', `branch: "${branch}" exists already in ${root}; give another branch name`, 'branch');
@@ -182,7 +201,9 @@ export async function summarizeChanges(workspace: RepoWorkspace, workdir: string
  */
 export async function removeRepoWorkspace(workspace: Pick<RepoWorkspace, 'mode' | 'repo' | 'branch' | 'baseCommit'>, workdir: string): Promise<boolean | null> {
   if (workspace.mode === 'inplace') {
-    await fsp.rm(path.join(workdir, '.fracta'), { recursive: true, force: true });
+    // Only a folder fracta made: a .fracta the repository holds as a link (refused at the start) stays.
+    const own = path.join(workdir, '.fracta');
+    if (fs.lstatSync(own, { throwIfNoEntry: false })?.isDirectory()) await fsp.rm(own, { recursive: true, force: true });
     return null;
   }
   if (workspace.mode === 'copy') {

@@ -3,7 +3,6 @@
  * live sessions use stream-json in and out. The prompt always goes on stdin (a long one, or one that
  * starts with "-", breaks as an argument). Sessions resume only from the folder they started in.
  */
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
@@ -15,6 +14,7 @@ import { OutputParseError, type Capabilities, type CommandInput, type CommandSpe
 import { allowedTools, checkBypassAsRoot, PERMISSION_MODES } from './permissions.js';
 import { claudeFailureFromStderr, isClaudeResult, resultFromClaude } from './result.js';
 import { claudeStreamParser, encodeClaudeMessage } from './stream.js';
+import { writeInside } from '../../workspace/write-inside.js';
 
 const MCP_CONFIG = `${FRACTA_DIR}/mcp.json`;
 /** A result object is small; a larger output is not Claude's JSON. */
@@ -73,8 +73,7 @@ class ClaudeHost implements Host {
     const mcpServers = Object.fromEntries(
       Object.entries(servers).map(([name, entry]) => [name, { type: 'stdio', command: entry.command, args: [...entry.args], env: { ...entry.env } }]),
     );
-    await fsp.mkdir(path.join(workdir, FRACTA_DIR), { recursive: true });
-    await fsp.writeFile(path.join(workdir, MCP_CONFIG), `${JSON.stringify({ mcpServers }, null, 2)}\n`, { mode: 0o600 });
+    writeInside(workdir, MCP_CONFIG, `${JSON.stringify({ mcpServers }, null, 2)}\n`);
   }
 
   /** The argv shared by both modes; one comment per flag where it is not obvious. */

@@ -17,7 +17,7 @@
  *   these servers is approved;
  * - a tool call times out after 60 s by default, shorter than a fracta spawn may wait.
  */
-import fsp from 'node:fs/promises';
+import { writeInside } from '../../workspace/write-inside.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
@@ -85,7 +85,6 @@ export function mcpArgs(options: {
 
 /** The launcher's file: fracta's server as the workspace's run sees it. Private: it may carry a config path and state. */
 export async function writeLaunchFile(workdir: string, fracta: McpServerEntry): Promise<void> {
-  await fsp.mkdir(path.join(workdir, FRACTA_DIR), { recursive: true });
   const servers = { [FRACTA_SERVER_NAME]: { command: fracta.command, args: [...fracta.args], env: { ...fracta.env } } };
-  await fsp.writeFile(path.join(workdir, LAUNCH_FILE), `${JSON.stringify(servers, null, 2)}\n`, { mode: 0o600 });
+  writeInside(workdir, LAUNCH_FILE, `${JSON.stringify(servers, null, 2)}\n`);
 }

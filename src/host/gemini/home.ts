@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FRACTA_DIR } from '../bootstrap.js';
 import { parseSettings } from './settings.js';
+import { folderInside, writeInside } from '../../workspace/write-inside.js';
 
 /** GEMINI_CLI_HOME of a run, relative to its workspace; gemini keeps everything in its .gemini/ folder. */
 export const HOME_DIR = `${FRACTA_DIR}/gemini`;
@@ -61,15 +62,16 @@ async function relink(target: string, link: string): Promise<void> {
 /** Writes the run's home: settings.json, links to the user's credential files, and the ignore file. */
 export async function writeRunHome(workdir: string, fromHome: string, settings: Record<string, unknown>): Promise<void> {
   const home = runHome(workdir);
-  const dotGemini = path.join(home, '.gemini');
-  await fsp.mkdir(dotGemini, { recursive: true, mode: 0o700 });
+  // Real folders inside the workspace, or a refusal: a link here would take the settings (and the
+  // credential links) wherever it points.
+  const dotGemini = folderInside(workdir, path.join(HOME_DIR, '.gemini'));
   await fsp.chmod(home, 0o700);
   if (path.resolve(fromHome) !== path.resolve(home)) {
     for (const file of AUTH_FILES) await relink(path.join(fromHome, '.gemini', file), path.join(dotGemini, file));
     // gemini also reads <home>/.env, where home is GEMINI_CLI_HOME.
     await relink(path.join(fromHome, '.env'), path.join(home, '.env'));
   }
-  await fsp.writeFile(path.join(dotGemini, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
-  await fsp.writeFile(path.join(workdir, IGNORE_FILE), `${FRACTA_DIR}/\n`, { mode: 0o600 });
+  writeInside(workdir, path.join(HOME_DIR, '.gemini', 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
+  writeInside(workdir, IGNORE_FILE, `${FRACTA_DIR}/\n`);
 }
 

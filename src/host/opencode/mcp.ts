@@ -4,7 +4,7 @@
  * runs their tools without asking. fracta's own server is only known when the workspace is written, so
  * the servers go to a config file there, which the command names with OPENCODE_CONFIG.
  */
-import fsp from 'node:fs/promises';
+import { writeInside } from '../../workspace/write-inside.js';
 import path from 'node:path';
 import { FractaError } from '../../errors.js';
 import { FRACTA_DIR } from '../bootstrap.js';
@@ -27,10 +27,9 @@ export function mcpBlock(servers: Readonly<Record<string, McpServerEntry>>): Rec
 }
 
 export async function writeMcpConfig(workdir: string, servers: Readonly<Record<string, McpServerEntry>>): Promise<void> {
-  await fsp.mkdir(path.join(workdir, FRACTA_DIR), { recursive: true });
   const config = { $schema: 'https://opencode.ai/config.json', mcp: mcpBlock(servers) };
   // $schema is there because opencode adds it to a config file that lacks it.
-  await fsp.writeFile(path.join(workdir, MCP_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  writeInside(workdir, MCP_CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /**

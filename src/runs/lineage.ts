@@ -1,0 +1,85 @@
+/**
+ * Where a spawn sits in a chain of agents, from fracta's own records. A child agent has the
+ * FRACTA_* variables in its environment and can set them to anything, so they only name a claim:
+ * the parent run must exist here and be running, and (where /proc tells) this very process must
+ * descend from the parent's agent process. Depth and root come from the parent's record.
+ */
+import fs from 'node:fs';
+import { FractaError } from '../errors.js';
+import { isRunId } from './ids.js';
+import type { RunRecord } from './record.js';
+
+export interface Lineage {
+  readonly parentRun: string | null;
+  /** The root of the chain; undefined for a root spawn (its own run id). */
+  readonly rootRun: string | undefined;
+  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
+  readonly depth: number;
+}
+
+export const ROOT_LINEAGE: Lineage = Object.freeze({ parentRun: null, rootRun: undefined, depth: 1 });
+
+/** How far up the process tree to look for the parent's agent (a shell, a node, an MCP server...). */
+const MAX_ANCESTORS = 64;
+
+function claimError(variable: string, message: string): FractaError {
+  return new FractaError('chain_invalid', `${variable}: ${message}`, variable);
+}
+
+/** The parent pid of `pid`, from /proc; undefined where it cannot be read. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state ppid ...
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `ancestor` is this process or one of its ancestors; undefined where there is no /proc to tell. */
+export function descendsFrom(ancestor: number, self = process.pid): boolean | undefined {
+  if (!fs.existsSync('/proc/self/stat')) return undefined;
+  let pid: number | undefined = self;
+  for (let step = 0; step < MAX_ANCESTORS && pid !== undefined && pid > 1; step++) {
+    if (pid === ancestor) return true;
+    pid = parentOf(pid);
+  }
+  return false;
+}
+
+/**
+ * The lineage of a spawn made by this process. `readRecord` reads a run's record (throws when there
+ * is none). Every refusal is chain_invalid, named after the variable that makes the claim.
+ */
+export async function verifyLineage(env: NodeJS.ProcessEnv, readRecord: (runId: string) => Promise<RunRecord>): Promise<Lineage> {
+  const claimed = env.FRACTA_PARENT_RUN;
+  const depth = env.FRACTA_DEPTH;
+  if (depth !== undefined && depth !== '' && !/^[1-9][0-9]{0,5}$/.test(depth)) {
+    throw claimError('FRACTA_DEPTH', `"${depth.slice(0, 40)}" is not a positive whole number; fracta sets it for the agents it starts: leave it as it was given, or unset it (with FRACTA_PARENT_RUN) for a spawn that is not part of a chain`);
+  }
+  const root = env.FRACTA_ROOT_RUN;
+  if (root !== undefined && root !== '' && !isRunId(root)) {
+    throw claimError('FRACTA_ROOT_RUN', `"${String(root).slice(0, 40)}" is not a run id; leave it as fracta gave it, or unset it`);
+  }
+  if (claimed === undefined || claimed === '') return ROOT_LINEAGE;
+  if (!isRunId(claimed)) {
+    throw claimError('FRACTA_PARENT_RUN', `"${String(claimed).slice(0, 40)}" is not a run id; leave it as fracta gave it, or unset it for a spawn that is not part of a chain`);
+  }
+  let parent: RunRecord;
+  try {
+    parent = await readRecord(claimed);
+  } catch {
+    throw claimError('FRACTA_PARENT_RUN', `no run ${claimed} in this FRACTA_HOME, so this spawn cannot be its child; unset FRACTA_PARENT_RUN for a spawn that is not part of a chain`);
+  }
+  if (parent.status !== 'running') {
+    throw claimError('FRACTA_PARENT_RUN', `run ${claimed} is ${parent.status}, and only a running run's agent spawns children; unset FRACTA_PARENT_RUN for a spawn that is not part of a chain`);
+  }
+  if (parent.pid === null || descendsFrom(parent.pid) === false) {
+    throw claimError(
+      'FRACTA_PARENT_RUN',
+      `this process is not part of run ${claimed}'s process tree (its agent is pid ${parent.pid ?? 'none'}), so it cannot spawn as that run's child; unset FRACTA_PARENT_RUN for a spawn that is not part of a chain`,
+    );
+  }
+  return { parentRun: claimed, rootRun: parent.root_run || parent.run_id, depth: parent.depth + 1 };
+}
