@@ -190,11 +190,10 @@ const COMMANDS: Record<string, Command> = {
     positionals: 1,
     async run(values, [runId]) {
       const fracta = await service(values);
-      const record = await fracta.status({ run_id: runId });
-      const fs = await import('node:fs');
+      const handle = await fracta.openLog(runId!, values.stderr ? 'stderr' : 'stdout');
+      if (!handle) return 0;
       const { pipeline } = await import('node:stream/promises');
-      const file = values.stderr ? record.stderr_path : record.stdout_path;
-      if (fs.existsSync(file)) await pipeline(fs.createReadStream(file), process.stdout, { end: false });
+      await pipeline(handle.createReadStream(), process.stdout, { end: false });
       return 0;
     },
   },

@@ -337,27 +337,43 @@ export class Fracta {
       });
   }
 
+  /**
+   * A run's stdout (or stderr) log, opened for reading, or undefined when there is none. The path comes
+   * from the run id, never from the record, and only a regular file is opened (not a link, not a
+   * FIFO): a child can rewrite records and its run folder to name any file.
+   */
+  async openLog(runId: string, stream: 'stdout' | 'stderr'): Promise<fsp.FileHandle | undefined> {
+    await this.ready();
+    await this.runner.status(runId);
+    const store = this.runner.store;
+    const file = stream === 'stdout' ? store.stdoutPath(runId) : store.stderrPath(runId);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      return undefined;
+    }
+    return handle;
+  }
+
   /** A slice of a run's stdout (or stderr) log, for callers that page through a large output. */
   async readLog(runId: string, stream: 'stdout' | 'stderr', offset: number, maxBytes: number): Promise<LogChunk> {
-    await this.ready();
-    const record = await this.runner.status(runId);
-    const file = stream === 'stdout' ? record.stdout_path : record.stderr_path;
-    let total = 0;
+    const handle = await this.openLog(runId, stream);
+    if (!handle) return { text: '', offset: 0, next_offset: 0, total_bytes: 0 };
     try {
-      total = (await fsp.stat(file)).size;
-    } catch {
-      return { text: '', offset: 0, next_offset: 0, total_bytes: 0 };
-    }
-    const start = Math.min(Math.max(0, offset), total);
-    const length = Math.min(maxBytes, total - start);
-    const buffer = Buffer.alloc(length);
-    const handle = await fsp.open(file, 'r');
-    try {
+      const total = (await handle.stat()).size;
+      const start = Math.min(Math.max(0, offset), total);
+      const length = Math.min(maxBytes, total - start);
+      const buffer = Buffer.alloc(length);
       await handle.read(buffer, 0, length, start);
+      return { text: buffer.toString('utf8'), offset: start, next_offset: start + length, total_bytes: total };
     } finally {
       await handle.close();
     }
-    return { text: buffer.toString('utf8'), offset: start, next_offset: start + length, total_bytes: total };
   }
 
   /** Stops every run this process owns; their records say why. */

@@ -37,3 +37,13 @@ export function sameProcess(identity: ProcessIdentity): boolean {
   const now = startTime(identity.pid);
   return identity.started === null || now === null || now === identity.started;
 }
+
+/**
+ * Stricter than sameProcess, for what anyone may have written (a lease file): alive and, where /proc
+ * tells start times, with the very start time recorded. `{pid: 1, started: null}` proves nothing.
+ */
+export function provenAlive(identity: ProcessIdentity): boolean {
+  if (!Number.isInteger(identity.pid) || identity.pid <= 1) return false;
+  if (identity.started === null && processIdentity().started !== null) return false;
+  return sameProcess(identity);
+}

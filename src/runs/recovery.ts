@@ -7,8 +7,9 @@
 import { capturedFile } from '../executor/captured.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
 import { boundOutput } from './conclude.js';
-import { sameProcess } from './identity.js';
-import { isRunProcess } from './run-process.js';
+import { provenAlive, sameProcess } from './identity.js';
+import { isFractaError } from '../errors.js';
+import { isRunProcess, runProcessGroups } from './run-process.js';
 import { isTerminal, type RunRecord } from './record.js';
 import type { RunStore } from './store.js';
 
@@ -17,11 +18,31 @@ export interface RecoveryReport {
   readonly interrupted: string[];
   /** Of those, runs whose process group was still alive and was killed. */
   readonly killed: string[];
+  /** Runs left active whose record cannot be read: what was wrong, and whether their processes were killed. */
+  readonly unreadable: Array<{ readonly run_id: string; readonly path: string; readonly reason: string; readonly killed: number }>;
 }
 
 /** What recovery did, a line each, for stderr. */
 export function describeRecovery(report: RecoveryReport): string[] {
-  return report.interrupted.length > 0 ? [`recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`] : [];
+  const lines = report.interrupted.length > 0 ? [`recovered ${report.interrupted.length} run(s) left by a fracta that stopped (${report.killed.length} killed)`] : [];
+  for (const bad of report.unreadable) {
+    lines.push(`run ${bad.run_id} was left running by a fracta that stopped, and its record cannot be read (${bad.reason}); ${bad.killed > 0 ? `its ${bad.killed} process group(s) were killed` : 'no process of it was running'}; the record is kept at ${bad.path}`);
+  }
+  return lines;
+}
+
+/**
+ * A run whose record cannot be read: whether its fracta is gone is read from its active marker, and
+ * its processes are found by their FRACTA_RUN_ID, so a child that corrupts its own record is still
+ * reaped. The record itself is left as it is, for a person to look at.
+ */
+async function recoverUnreadable(store: RunStore, id: string, reason: string, killGraceMs: number, report: RecoveryReport): Promise<void> {
+  const owner = store.activeOwner(id);
+  if (owner && provenAlive(owner)) return; // its fracta runs it, and rewrites the record on its next change
+  const groups = owner ? runProcessGroups(id) : [];
+  await Promise.all(groups.map((group) => killGroup(group, killGraceMs)));
+  report.unreadable.push({ run_id: id, path: store.recordPath(id), reason: reason.replace(/^the run record \S+ /, ''), killed: groups.length });
+  store.markEnded(id);
 }
 
 function orphaned(record: RunRecord): boolean {
@@ -33,10 +54,17 @@ function orphaned(record: RunRecord): boolean {
  * cluster that does not answer must not hold up this machine's recovery, nor the spawns waiting on it).
  */
 export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemote?: (record: RunRecord) => void): Promise<RecoveryReport> {
-  const report: RecoveryReport = { interrupted: [], killed: [] };
+  const report: RecoveryReport = { interrupted: [], killed: [], unreadable: [] };
   for (const id of store.activeIds()) {
-    const record = await store.read(id).catch(() => undefined);
-    if (!record || isTerminal(record.status)) {
+    let record: RunRecord | undefined;
+    try {
+      record = await store.read(id);
+    } catch (error) {
+      if (isFractaError(error) && error.code === 'state_corrupt') await recoverUnreadable(store, id, error.message, killGraceMs, report);
+      else store.markEnded(id); // no record at all: the run never got past its first write
+      continue;
+    }
+    if (isTerminal(record.status)) {
       store.markEnded(id);
       continue;
     }
@@ -49,7 +77,7 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
     // A run on a cluster: its Job goes the same way (the policy is kill, not re-attach).
     const onCluster = record.kubernetes !== null && stopRemote !== undefined;
     if (onCluster) stopRemote!(record);
-    const logged = capturedFile(record.stdout_path);
+    const logged = capturedFile(store.stdoutPath(id));
     const tail = logged.bytes > 0 ? boundOutput(logged.tail(20_000), logged.bytes > 20_000, logged.bytes, record.log_uri) : undefined;
     const never = record.status === 'queued';
     await store.write({

@@ -152,7 +152,16 @@ export class Runner {
       const mayStart = !full.has(request.runtime) || Boolean(request.parentRun);
       const cancelled = (sweepCancels || mayStart) && this.store.cancelRequested(active.plan.runId);
       if (!cancelled && !mayStart) continue;
-      if (!cancelled && !this.slots.tryAcquire(request)) {
+      let acquired = false;
+      try {
+        acquired = !cancelled && this.slots.tryAcquire(request);
+      } catch (error) {
+        // The slots folder is not usable (state_corrupt): the run ends now, it never waits for ever.
+        this.queue.splice(this.queue.indexOf(active), 1);
+        launches.push(this.endQueued(active, asFractaError(error, 'state_corrupt')));
+        continue;
+      }
+      if (!cancelled && !acquired) {
         if (!request.parentRun) full.add(request.runtime);
         continue;
       }
@@ -174,15 +183,17 @@ export class Runner {
     return launches;
   }
 
-  /** A run that ends before it ever started: cancelled in the queue, or fracta stopping. */
-  private endQueued(active: ActiveRun, reason: 'cancel' | 'shutdown'): Promise<RunRecord> {
+  /** A run that ends before it ever started: cancelled in the queue, fracta stopping, or no usable slot. */
+  private endQueued(active: ActiveRun, reason: 'cancel' | 'shutdown' | FractaError): Promise<RunRecord> {
     const error =
       reason === 'cancel'
         ? { code: 'cancelled', message: 'cancelled while queued; it never started' }
-        : { code: 'server_stopped', message: 'fracta stopped before this queued run started; nothing ran: spawn it again' };
+        : reason === 'shutdown'
+          ? { code: 'server_stopped', message: 'fracta stopped before this queued run started; nothing ran: spawn it again' }
+          : { code: reason.code, message: `${reason.message}; nothing ran` };
     return this.finish(active, {
       ...active.record,
-      status: reason === 'cancel' ? 'cancelled' : 'interrupted',
+      status: reason === 'cancel' ? 'cancelled' : reason === 'shutdown' ? 'interrupted' : 'failed',
       error,
       ended_at: new Date().toISOString(),
     });

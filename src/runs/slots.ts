@@ -2,9 +2,13 @@
  * Concurrency limits that hold across every fracta process sharing one FRACTA_HOME: each running run
  * holds a lease file in slots/global/ that names its runtime (the runtime limit counts those).
  * Leases are taken under a short mutex (a directory, created atomically), and a lease whose fracta
- * process died and whose child is gone is taken over, so a crash never leaks a slot. The child's pid is not written into the lease
- * (that was one more file rewrite per run): it is read from the run's record, which has it anyway,
- * and only for a lease whose owner is gone.
+ * process died and whose child is gone is taken over, so a crash never leaks a slot. The child's pid
+ * is not written into the lease (that was one more file rewrite per run): it is read from the run's
+ * record, and only for a lease whose owner is gone.
+ *
+ * Everything here is on disk that child agents can write (FRACTA_HOME is in their environment), so
+ * nothing here waits: a held mutex means "no slot now, try again on the queue's timer", a mutex that
+ * is not fracta's is cleared once stale, and a lease counts only when its owner is proven alive.
  *
  * A run spawned by a running agent, when no slot is free, borrows its parent's (slots/loans/): a
  * parent that waits for its child must not wait behind itself. One loan per lender, so a chain of
@@ -12,21 +16,34 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { FractaError } from '../errors.js';
 import { groupAlive } from '../executor/process-group.js';
-import { processIdentity, sameProcess, type ProcessIdentity } from './identity.js';
+import { isRunId } from './ids.js';
+import { processIdentity, provenAlive, type ProcessIdentity } from './identity.js';
+import { isRunProcess } from './run-process.js';
+import { readStateFileSync } from './state-file.js';
 
 /** A mutex older than this was left by a process that died inside it (its work takes milliseconds). */
 const STALE_MUTEX_MS = 5_000;
+/** A mutex that cannot be taken or cleared for this long is reported, not waited for. */
+const MUTEX_GIVE_UP_MS = 10_000;
 
 interface Lease {
   readonly run_id: string;
   readonly owner: ProcessIdentity;
   /** The runtime whose limit the slot also counts against (absent in a loan). */
   readonly runtime?: string;
-  /** Written by earlier versions; now the run record's pid is used. */
-  readonly child_pid?: number | null;
   /** For a loan: the run whose slot this is. */
   readonly lender?: string;
+}
+
+/** A lease as fracta writes it, or undefined: a file of any other shape holds no slot. */
+function parseLease(text: string): Lease | undefined {
+  const lease = JSON.parse(text) as Partial<Lease> | null;
+  const owner = lease?.owner;
+  if (!lease || typeof lease.run_id !== 'string' || !isRunId(lease.run_id) || !owner) return undefined;
+  if (!Number.isInteger(owner.pid) || !(owner.started === null || Number.isInteger(owner.started))) return undefined;
+  return lease as Lease;
 }
 
 export interface SlotRequest {
@@ -38,16 +55,14 @@ export interface SlotRequest {
   readonly parentRun?: string | null;
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 export class SlotPool {
   private readonly mutex: string;
   /** Folders known to exist, so a spawn does not ask the file system again each time. */
   private readonly made = new Set<string>();
   /** Slots this process holds (not loans), by run: when they alone fill a limit, the disk need not be asked. */
   private readonly own = new Map<string, string>();
+  /** Since when the mutex could not be taken. */
+  private busySince: number | undefined;
 
   constructor(
     private readonly dir: string,
@@ -59,30 +74,67 @@ export class SlotPool {
 
   private ensureFolder(folder: string): void {
     if (this.made.has(folder)) return;
-    fs.mkdirSync(folder, { recursive: true });
+    try {
+      fs.mkdirSync(folder, { recursive: true });
+    } catch (error) {
+      throw new FractaError('state_corrupt', `fracta cannot keep its slot leases in ${folder} (${(error as Error).message}): remove whatever is there; fracta makes the folder again`);
+    }
     this.made.add(folder);
   }
 
-  private withMutex<T>(fn: () => T): T {
+  /**
+   * Runs `fn` under the mutex, or returns undefined at once when it is held: the caller tries again
+   * later, so nothing ever waits on the main thread. One that stays held (or unclearable) for
+   * MUTEX_GIVE_UP_MS is a state_corrupt error naming it.
+   */
+  private tryMutex<T>(fn: () => T): { value: T } | undefined {
     this.ensureFolder(this.dir);
-    for (;;) {
+    if (!this.takeMutex()) {
+      const now = Date.now();
+      this.busySince ??= now;
+      if (now - this.busySince > MUTEX_GIVE_UP_MS) {
+        throw new FractaError(
+          'state_corrupt',
+          `the slot mutex ${this.mutex} has been held for over ${MUTEX_GIVE_UP_MS / 1000} s and fracta could not clear it: remove it by hand (no fracta holds it longer than a few milliseconds)`,
+        );
+      }
+      return undefined;
+    }
+    this.busySince = undefined;
+    try {
+      return { value: fn() };
+    } finally {
+      fs.rmSync(this.mutex, { recursive: true, force: true });
+    }
+  }
+
+  private takeMutex(): boolean {
+    for (let attempt = 0; attempt < 2; attempt++) {
       try {
         fs.mkdirSync(this.mutex);
-        break;
+        return true;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        try {
-          if (Date.now() - fs.statSync(this.mutex).mtimeMs > STALE_MUTEX_MS) fs.rmdirSync(this.mutex);
-        } catch {
-          // someone else removed it
-        }
-        sleepSync(2);
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      }
+      if (attempt > 0 || !this.mutexStale()) return false;
+      try {
+        // Whatever it is (a file, a folder with files, a link): rm never follows a link.
+        fs.rmSync(this.mutex, { recursive: true, force: true });
+      } catch {
+        return false;
       }
     }
+    return false;
+  }
+
+  /** Not fracta's mutex (not a folder), or older than any holder lives, or dated in the future. */
+  private mutexStale(): boolean {
     try {
-      return fn();
-    } finally {
-      fs.rmdirSync(this.mutex);
+      const stat = fs.lstatSync(this.mutex);
+      const age = Date.now() - stat.mtimeMs;
+      return !stat.isDirectory() || age > STALE_MUTEX_MS || age < -STALE_MUTEX_MS;
+    } catch {
+      return true;
     }
   }
 
@@ -98,22 +150,23 @@ export class SlotPool {
     for (const name of names) {
       const file = path.join(folder, name);
       try {
-        const lease = JSON.parse(fs.readFileSync(file, 'utf8')) as Lease;
-        if (sameProcess(lease.owner) || this.childAlive(lease)) {
+        const lease = parseLease(readStateFileSync(file, 4096));
+        if (lease && (provenAlive(lease.owner) || this.childAlive(lease))) {
           live.set(name.slice(0, -'.json'.length), lease);
           continue;
         }
       } catch {
-        // unreadable: a lease cut short by a crash
+        // unreadable: a lease cut short by a crash, or not a lease at all
       }
-      fs.rmSync(file, { force: true });
+      fs.rmSync(file, { recursive: true, force: true });
     }
     return live;
   }
 
+  /** A lease outlives its fracta while the run's own child runs (not any process a forged record names). */
   private childAlive(lease: Lease): boolean {
-    const pid = lease.child_pid ?? this.childOf(lease.run_id);
-    return pid !== null && pid !== undefined && groupAlive(pid);
+    const pid = this.childOf(lease.run_id);
+    return pid !== null && groupAlive(pid) && isRunProcess(pid, lease.run_id);
   }
 
   private folders(): string[] {
@@ -134,10 +187,14 @@ export class SlotPool {
     return true;
   }
 
-  /** Takes a slot for the run within the global and the runtime limit (or its parent's on loan); true when taken. */
+  /**
+   * Takes a slot for the run within the global and the runtime limit (or its parent's on loan): true
+   * when taken; false when none is free now, or the mutex is busy (either way: try again later).
+   * Throws state_corrupt when the slots folder cannot be used.
+   */
   tryAcquire(request: SlotRequest): boolean {
     if (!request.parentRun && this.ownFull(request)) return false;
-    return this.withMutex(() => {
+    const taken = this.tryMutex(() => {
       const global = path.join(this.dir, 'global');
       const held = [...this.leases(global).values()];
       const sameRuntime = held.filter((lease) => lease.runtime === request.runtime).length;
@@ -148,6 +205,7 @@ export class SlotPool {
       this.own.set(request.runId, request.runtime);
       return true;
     });
+    return taken?.value ?? false;
   }
 
   /** Whether this process's own slots already reach a limit (a queue of one process draining). */
@@ -169,10 +227,8 @@ export class SlotPool {
     }
   }
 
-  /** Runs holding a slot now (for tests and diagnostics). */
+  /** Runs holding a slot now (for tests and diagnostics; read without the mutex). */
   holders(runtime?: string): string[] {
-    return this.withMutex(() =>
-      [...this.leases(path.join(this.dir, 'global'))].filter(([, lease]) => runtime === undefined || lease.runtime === runtime).map(([runId]) => runId),
-    );
+    return [...this.leases(path.join(this.dir, 'global'))].filter(([, lease]) => runtime === undefined || lease.runtime === runtime).map(([runId]) => runId);
   }
 }

@@ -9,9 +9,35 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FractaError } from '../errors.js';
 import { checkRunId } from './ids.js';
+import { processIdentity, type ProcessIdentity } from './identity.js';
+import { readStateFile, readStateFileSync } from './state-file.js';
 import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
 
 let temporaryCount = 0;
+
+/** A message for a live session is a prompt: large, but not without end. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A record as fracta writes it, or a state_corrupt error that names the file: records live where
+ * child agents can write, so one may be cut short, or anything at all.
+ */
+export function parseRecord(text: string, file: string): RunRecord {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new FractaError('state_corrupt', `the run record ${file} is not JSON (cut short, or written by something other than fracta): look at it, or remove that run's folder`, 'run_id');
+  }
+  const parsed = runRecordSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new FractaError(
+    'state_corrupt',
+    `the run record ${file} is not one fracta wrote (${issue.path.join('.') || 'the record'}: ${issue.message}): look at it, or remove that run's folder`,
+    'run_id',
+  );
+}
 
 export class RunStore {
   private madeActiveDir = false;
@@ -71,14 +97,15 @@ export class RunStore {
     const temporary = `${target}.${process.pid}.${++temporaryCount}.tmp`;
     // Synchronous: a record is a few KB (the output in it is bounded), and a thread-pool round trip
     // per call cost more than the write when many runs start and end at once.
-    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    // 'wx': a file (or link) a child put at that name is never written through.
+    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     fs.renameSync(temporary, target);
   }
 
   /** The pid of a run's child as its record has it; null for no record, no pid or a record cut short. */
   pidOf(id: string): number | null {
     try {
-      const pid = (JSON.parse(fs.readFileSync(this.recordPath(id), 'utf8')) as { pid?: unknown }).pid;
+      const pid = (JSON.parse(readStateFileSync(this.recordPath(id))) as { pid?: unknown } | null)?.pid;
       return typeof pid === 'number' ? pid : null;
     } catch {
       return null;
@@ -90,11 +117,14 @@ export class RunStore {
     checkRunId(id);
     let text: string;
     try {
-      text = await fsp.readFile(this.recordPath(id), 'utf8');
-    } catch {
+      text = await readStateFile(this.recordPath(id));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EBADSTATE') {
+        throw new FractaError('state_corrupt', `the run record ${(error as Error).message}: look at it, or remove that run's folder`, 'run_id');
+      }
       throw new FractaError('run_not_found', `no run "${id}" in ${this.runsDir} (list runs with the runs tool or \`fracta runs\`)`, 'run_id');
     }
-    return runRecordSchema.parse(JSON.parse(text));
+    return parseRecord(text, this.recordPath(id));
   }
 
   async list(filter: { status?: RunStatus | undefined; limit: number }): Promise<RunRecord[]> {
@@ -143,7 +173,9 @@ export class RunStore {
     const messages: string[] = [];
     for (const name of names) {
       const file = path.join(inbox, name);
-      messages.push(await fsp.readFile(file, 'utf8'));
+      // A message fracta did not write (not a file, or huge) is dropped, never waited on.
+      const message = await readStateFile(file, MAX_MESSAGE_BYTES).catch(() => undefined);
+      if (message !== undefined) messages.push(message);
       await fsp.rm(file, { force: true });
     }
     return messages;
@@ -202,7 +234,7 @@ export class RunStore {
       return fs
         .readdirSync(folder)
         .sort((a, b) => Number(a) - Number(b))
-        .map((place) => fs.readFileSync(path.join(folder, place), 'utf8'));
+        .map((place) => readStateFileSync(path.join(folder, place), 64));
     } catch {
       return [];
     }
@@ -217,7 +249,18 @@ export class RunStore {
       fs.mkdirSync(path.join(this.home, 'active'), { recursive: true });
       this.madeActiveDir = true;
     }
-    fs.writeFileSync(path.join(this.home, 'active', id), '');
+    // The owner, so that recovery knows whose run it is even when its record cannot be read.
+    fs.writeFileSync(path.join(this.home, 'active', id), JSON.stringify(processIdentity()));
+  }
+
+  /** Who marked the run active, or undefined when the marker does not say (older versions, or not fracta's). */
+  activeOwner(id: string): ProcessIdentity | undefined {
+    try {
+      const owner = JSON.parse(readStateFileSync(path.join(this.home, 'active', checkRunId(id)), 256)) as Partial<ProcessIdentity> | null;
+      return owner !== null && Number.isInteger(owner.pid) && (owner.started === null || Number.isInteger(owner.started)) ? (owner as ProcessIdentity) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   markEnded(id: string): void {

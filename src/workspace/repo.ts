@@ -79,6 +79,18 @@ async function resolveBase(root: string, wanted: string | undefined): Promise<{ 
   );
 }
 
+/** The repository a worktree belongs to (its main checkout), read from the worktree itself. */
+export async function repositoryOfWorktree(workdir: string): Promise<string | undefined> {
+  const listed = await gitRaw(workdir, ['worktree', 'list', '--porcelain']);
+  const main = /^worktree (.+)$/m.exec(listed.stdout)?.[1];
+  if (listed.code !== 0 || !main) return undefined;
+  try {
+    return fs.realpathSync(main);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether `folder` is the top folder of a git repository (its real path, not a link to one). */
 export async function isRepositoryTop(folder: string): Promise<boolean> {
   try {
