@@ -30,7 +30,9 @@ import { Runner } from './runs/runner.js';
 import { isRunId } from './runs/ids.js';
 import { verifyLineage } from './runs/lineage.js';
 import { RunStore } from './runs/store.js';
-import { planSpawn, type Lineage, type ResumeTarget } from './spawn/plan.js';
+import { planSpawn, type Lineage, type ResumeTarget, type SpawnPlan } from './spawn/plan.js';
+import { maskError } from './secrets.js';
+import { knownSecrets } from './config/env.js';
 import type { McpServerEntry } from './host/host.js';
 import type { ResolvedRuntime } from './host/registry.js';
 import { selfCommand } from './self.js';
@@ -148,10 +150,23 @@ export class Fracta {
   /** Starts a run; returns its record and how long the caller asked to wait for it. */
   async start(raw: unknown): Promise<{ record: RunRecord; waitMs: number }> {
     await this.ready();
-    const request = parseRequest(spawnRequestSchema, raw, 'spawn');
     const config = this.config();
+    let plan: SpawnPlan;
+    let request: SpawnRequest;
+    try {
+      request = parseRequest(spawnRequestSchema, raw, 'spawn');
+      plan = await this.plan(request, config);
+    } catch (error) {
+      // Raised before the run has its own list of secrets, and may quote the request.
+      throw maskError(error, knownSecrets(config, this.env));
+    }
+    const record = await this.runner.start(plan);
+    return { record, waitMs: (request.wait_s ?? DEFAULT_WAIT_S) * 1000 };
+  }
+
+  private async plan(request: SpawnRequest, config: FractaConfig): Promise<SpawnPlan> {
     const home = fractaHome(this.env);
-    const plan = await planSpawn(request, {
+    return planSpawn(request, {
       config,
       home,
       env: this.env,
@@ -162,8 +177,6 @@ export class Fracta {
       fractaServer: (lineage) => this.fractaServer(config.source, home, lineage),
       countChildren: (runId) => this.runner.store.children(runId).length,
     });
-    const record = await this.runner.start(plan);
-    return { record, waitMs: (request.wait_s ?? DEFAULT_WAIT_S) * 1000 };
   }
 
   /** fracta's own MCP server as the child of a run gets it: same config, same state, the chain in its env. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { maskSecrets, resolveChildEnv } from '../src/config/env.js';
+import { resolveChildEnv } from '../src/config/env.js';
+import { maskSecrets } from '../src/secrets.js';
 import { parseConfig } from '../src/config/load.js';
 import { resolveModel } from '../src/config/model.js';
 import type { RuntimeConfig } from '../src/config/runtime.js';
@@ -65,7 +66,14 @@ describe('resolveChildEnv', () => {
       HOST: 'api.example.com',
       EMPTY: '',
     });
-    expect(secrets).toEqual(['sk-live-123456', 'api.example.com']);
+    expect(secrets).toEqual(['api.example.com', 'sk-live-123456']);
+  });
+
+  it('lists a secret with its JSON-escaped forms, and names one too short to mask', () => {
+    const { secrets, unmasked } = resolveChildEnv(runtime({ env: { API_KEY: '${MY_KEY}', PIN_TOKEN: '${PIN}' } }), { MY_KEY: 'ab"c\\d/é', PIN: '42' });
+    expect(secrets).toEqual(expect.arrayContaining(['ab"c\\d/é', 'ab\\"c\\\\d/é', 'ab\\"c\\\\d\\/é', 'ab\\"c\\\\d/\\u00e9']));
+    expect(secrets).not.toContain('42');
+    expect(unmasked).toEqual(['env.PIN_TOKEN']);
   });
 
   it('does not change the environment it reads', () => {
@@ -290,7 +298,7 @@ describe('StreamMasker', () => {
   const push = (masker: { push(chunk: Buffer): Buffer }, text: string | Buffer) => masker.push(Buffer.isBuffer(text) ? text : Buffer.from(text)).toString();
 
   it('masks a secret cut across pieces, and holds back only what could start one', async () => {
-    const { StreamMasker } = await import('../src/config/env.js');
+    const { StreamMasker } = await import('../src/secrets.js');
     const masker = new StreamMasker(['sk-secret-123']);
     expect(push(masker, 'key=sk-sec')).toBe('key=');
     expect(push(masker, 'ret-123 done\n')).toBe('*** done\n');
@@ -300,7 +308,7 @@ describe('StreamMasker', () => {
   });
 
   it('masks a multi-byte secret split inside a character, every occurrence, the longest secret first', async () => {
-    const { StreamMasker } = await import('../src/config/env.js');
+    const { StreamMasker } = await import('../src/secrets.js');
     const masker = new StreamMasker(['pässwörd-9', 'pässwörd-9-long']);
     const bytes = Buffer.from('a pässwörd-9-long b pässwörd-9 c pässwörd-9\n');
     const cut = bytes.indexOf(Buffer.from('ö')) + 1;
@@ -309,9 +317,28 @@ describe('StreamMasker', () => {
   });
 
   it('passes a piece that holds no secret on without copying it', async () => {
-    const { StreamMasker } = await import('../src/config/env.js');
+    const { StreamMasker } = await import('../src/secrets.js');
     const masker = new StreamMasker(['sk-secret-123']);
     const piece = Buffer.from('nothing to hide here\n');
     expect(masker.push(piece).buffer).toBe(piece.buffer);
+  });
+
+  it('masks a secret as a JSON encoder wrote it, cut at every byte', async () => {
+    const { StreamMasker, withEncodedForms } = await import('../src/secrets.js');
+    const secret = 'tok"en\\/é<x>';
+    const line = Buffer.from(`${JSON.stringify({ text: `a ${secret} b` })}\n${JSON.stringify({ text: secret }).replaceAll('/', '\\/')}\n`);
+    for (let cut = 1; cut < line.length; cut++) {
+      const masker = new StreamMasker(withEncodedForms([secret]));
+      const out = push(masker, line.subarray(0, cut)) + push(masker, line.subarray(cut)) + masker.end().toString();
+      expect(out).toBe('{"text":"a *** b"}\n{"text":"***"}\n');
+    }
+  });
+});
+
+describe('maskDeep', () => {
+  it('masks every string of a value, keys too, and keeps its shape', async () => {
+    const { maskDeep } = await import('../src/secrets.js');
+    const value = { type: 'tool_call', input: { command: 'echo sk-secret-123', n: 3, list: ['sk-secret-123', true, null] }, 'sk-secret-123': 1 };
+    expect(maskDeep(value, ['sk-secret-123'])).toEqual({ type: 'tool_call', input: { command: 'echo ***', n: 3, list: ['***', true, null] }, '***': 1 });
   });
 });

@@ -5,14 +5,20 @@
  * ending in _API_KEY, _TOKEN, _SECRET, _PASSWORD); fracta masks them wherever it writes.
  */
 import { FractaError } from '../errors.js';
+import { MIN_SECRET_LENGTH, withEncodedForms } from '../secrets.js';
 import type { RuntimeConfig } from './runtime.js';
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 export interface ChildEnv {
   readonly env: Record<string, string>;
-  /** Values injected from ${VAR}: never to appear in a record, a log or a result. */
+  /**
+   * Values injected from ${VAR} and of secret-named variables, each with its JSON-escaped forms
+   * (secrets.ts): never to appear in a record, a log or a result.
+   */
   readonly secrets: string[];
+  /** Variables holding a secret too short to mask (MIN_SECRET_LENGTH): said in the run's warnings. */
+  readonly unmasked: string[];
 }
 
 /** Variables whose values are secrets whatever fracta.yaml says. */
@@ -48,7 +54,10 @@ export function resolveChildEnv(runtime: RuntimeConfig, source: NodeJS.ProcessEn
   for (const [key, value] of Object.entries(source)) {
     if (value !== undefined && (policy.inherit === undefined || policy.inherit.includes(key))) env[key] = value;
   }
-  const secrets: string[] = [];
+  const secrets = new Map<string, string>();
+  const secret = (name: string, value: string) => {
+    if (value.length > 0 && !secrets.has(value)) secrets.set(value, name);
+  };
   for (const [key, template] of Object.entries(runtime.env)) {
     env[key] = template.replace(REFERENCE, (_whole, name: string) => {
       const value = source[name];
@@ -59,89 +68,33 @@ export function resolveChildEnv(runtime: RuntimeConfig, source: NodeJS.ProcessEn
           `env.${key}`,
         );
       }
-      if (value.length > 0) secrets.push(value);
+      secret(`env.${key}`, value);
       return value;
     });
   }
-  for (const [key, value] of Object.entries(env)) if (value && isSecretName(key, policy.secretNames)) secrets.push(value);
+  for (const [key, value] of Object.entries(env)) if (isSecretName(key, policy.secretNames)) secret(key in runtime.env ? `env.${key}` : key, value);
   // Also what fracta itself holds under a secret name, in case a child echoes it from elsewhere.
-  for (const [key, value] of Object.entries(source)) if (value && isSecretName(key, policy.secretNames)) secrets.push(value);
-  return { env, secrets: [...new Set(secrets)] };
-}
-
-const STARS = Buffer.from('***');
-
-/** Secrets shorter than this are not masked: replacing every "a" or "42" would garble everything. */
-export const MIN_SECRET_LENGTH = 4;
-
-/** Replaces each secret value by *** (longest first, so one secret inside another is fully hidden). */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret.length >= MIN_SECRET_LENGTH) out = out.split(secret).join('***');
-  }
-  return out;
+  for (const [key, value] of Object.entries(source)) if (value && isSecretName(key, policy.secretNames)) secret(key, value);
+  const unmasked = [...new Set([...secrets].filter(([value]) => value.length < MIN_SECRET_LENGTH).map(([, name]) => name))];
+  return { env, secrets: withEncodedForms(secrets.keys()), unmasked };
 }
 
 /**
- * Masks secrets in a stream of bytes that arrives in pieces. Only an end of a piece that could be the
- * start of a secret is held back until the next piece (so a secret cut in two is still found whole);
- * everything else passes at once, so a live agent's output is never delayed. It works on the bytes
- * (a secret's UTF-8 bytes match where its characters do): no decoding, and no copy of a piece that
- * holds no secret, so a 100 MB output costs little more than passing it on.
+ * Every secret any runtime of this config could give a child: what an error raised before a run has
+ * its own list (a refused request that quotes the task, say) is masked with.
  */
-export class StreamMasker {
-  private readonly secrets: Buffer[];
-  private readonly longest: number;
-  private carry: Buffer = Buffer.alloc(0);
-
-  constructor(secrets: readonly string[]) {
-    this.secrets = secrets
-      .filter((secret) => secret.length >= MIN_SECRET_LENGTH)
-      .map((secret) => Buffer.from(secret))
-      .sort((a, b) => b.length - a.length);
-    this.longest = Math.max(0, ...this.secrets.map((secret) => secret.length));
-  }
-
-  push(chunk: Buffer): Buffer {
-    const masked = this.mask(this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk);
-    const hold = this.heldBack(masked);
-    // A copy: the held-back end must not keep the whole piece alive.
-    this.carry = Buffer.from(masked.subarray(masked.length - hold));
-    return masked.subarray(0, masked.length - hold);
-  }
-
-  /** Every secret replaced by ***, longest first (so one secret inside another is fully hidden). */
-  private mask(data: Buffer): Buffer {
-    let out = data;
-    for (const secret of this.secrets) {
-      let at = out.indexOf(secret);
-      if (at === -1) continue;
-      const parts: Buffer[] = [];
-      let from = 0;
-      while (at !== -1) {
-        parts.push(out.subarray(from, at), STARS);
-        from = at + secret.length;
-        at = out.indexOf(secret, from);
+export function knownSecrets(config: { readonly runtimes: ReadonlyMap<string, RuntimeConfig>; readonly secretEnv: readonly string[] }, source: NodeJS.ProcessEnv): string[] {
+  const values = new Set<string>();
+  for (const [key, value] of Object.entries(source)) if (value && isSecretName(key, config.secretEnv)) values.add(value);
+  for (const runtime of config.runtimes.values()) {
+    for (const [key, template] of Object.entries(runtime.env)) {
+      for (const [, name] of template.matchAll(REFERENCE)) {
+        const value = source[name!];
+        if (value) values.add(value);
       }
-      parts.push(out.subarray(from));
-      out = Buffer.concat(parts);
+      if (isSecretName(key, config.secretEnv) && !REFERENCE.test(template) && template) values.add(template);
+      REFERENCE.lastIndex = 0;
     }
-    return out;
   }
-
-  /** The length of the longest end of `data` that is the beginning of some secret. */
-  private heldBack(data: Buffer): number {
-    for (let length = Math.min(this.longest - 1, data.length); length > 0; length--) {
-      const end = data.subarray(data.length - length);
-      if (this.secrets.some((secret) => secret.length > length && secret.subarray(0, length).equals(end))) return length;
-    }
-    return 0;
-  }
-
-  end(): Buffer {
-    const rest = this.carry;
-    this.carry = Buffer.alloc(0);
-    return rest;
-  }
+  return withEncodedForms(values);
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type Readable } from 'node:stream';
-import { StreamMasker } from '../config/env.js';
+import { StreamMasker } from '../secrets.js';
 
 /** A line longer than this is passed on in pieces rather than held whole (the file has all of it). */
 const MAX_LINE_CHARS = 16 * 1024 * 1024;

@@ -2,7 +2,7 @@
  * How a finished process becomes a terminal run record: why it stopped, what the host makes of its
  * output, and the bounded text a caller gets back (the whole output stays in the log).
  */
-import { maskSecrets } from '../config/env.js';
+import { maskSecrets } from '../secrets.js';
 import { asFractaError } from '../errors.js';
 import { capturedFile } from '../executor/captured.js';
 import type { JobExit } from '../executor/backend.js';

@@ -1,6 +1,6 @@
 /** A run's events.jsonl: one normalized event a line, appended as they happen, secrets masked. */
 import fs from 'node:fs';
-import { maskSecrets } from '../config/env.js';
+import { maskDeep } from '../secrets.js';
 import type { AgentEvent, LoggedEvent } from '../events.js';
 
 export class EventLog {
@@ -16,10 +16,11 @@ export class EventLog {
   }
 
   append(event: AgentEvent): LoggedEvent {
-    const logged = { ...event, seq: ++this.seq, ts: new Date().toISOString() } as LoggedEvent;
-    const line = maskSecrets(JSON.stringify(logged), this.secrets);
-    this.stream.write(`${line}\n`);
-    return JSON.parse(line) as LoggedEvent;
+    // Masked as values, not as the line: the line has the secret JSON-escaped, and a mask laid over
+    // JSON text could cut through its syntax.
+    const logged = maskDeep({ ...event, seq: ++this.seq, ts: new Date().toISOString() } as LoggedEvent, this.secrets);
+    this.stream.write(`${JSON.stringify(logged)}\n`);
+    return logged;
   }
 
   close(): Promise<void> {

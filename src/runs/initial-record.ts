@@ -2,7 +2,7 @@
  * A run's record as it is first written, queued: everything the plan already knows, nothing of what
  * running it will tell.
  */
-import { maskSecrets } from '../config/env.js';
+import { maskSecrets } from '../secrets.js';
 import { isStreamSpec } from '../host/host.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import { jobName } from '../executor/kubernetes/names.js';
@@ -24,7 +24,11 @@ function recordArgv(plan: SpawnPlan): string[] {
   });
 }
 
-export function initialRecord(plan: SpawnPlan, store: RunStore): RunRecord {
+/** How much of the task the record shows. */
+const PREVIEW_CHARS = 200;
+
+/** `maskedTask`: the whole task, masked (cut after masking, so no secret across the cut keeps its first half). */
+export function initialRecord(plan: SpawnPlan, store: RunStore, maskedTask: string): RunRecord {
   const { runId, resolved, request } = plan;
   const now = new Date().toISOString();
   return {
@@ -33,9 +37,9 @@ export function initialRecord(plan: SpawnPlan, store: RunStore): RunRecord {
     runtime: resolved.runtime.name,
     host: resolved.runtime.adapter,
     tier: resolved.tier,
-    model: plan.model ?? null,
+    model: plan.model === undefined || plan.model === null ? null : maskSecrets(plan.model, plan.childEnv.secrets),
     model_tier: request.tier ?? null,
-    task_preview: maskSecrets(request.task.slice(0, 200), plan.childEnv.secrets),
+    task_preview: maskedTask.slice(0, PREVIEW_CHARS),
     task_bytes: Buffer.byteLength(request.task),
     output: null,
     output_bytes: null,

@@ -3,7 +3,7 @@
  * the timeout, stop it on cancel or shutdown, record the outcome, clean up. A run is never tied to
  * the request that started it: waiting is separate from running.
  */
-import { maskSecrets } from '../config/env.js';
+import { maskSecrets } from '../secrets.js';
 import { asFractaError, FractaError } from '../errors.js';
 import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
 import { collectWorkspaceFiles } from '../executor/kubernetes/files.js';
@@ -108,11 +108,12 @@ export class Runner {
   private async startRun(plan: SpawnPlan): Promise<RunRecord> {
     const { runId, request } = plan;
     if (plan.lineage.parentRun) this.store.claimChild(plan.lineage.parentRun, runId, plan.maxChildren);
-    const record = initialRecord(plan, this.store);
+    const task = maskSecrets(request.task, plan.childEnv.secrets);
+    const record = initialRecord(plan, this.store, task);
     this.store.create(runId);
     // Marked active first: a crash right after the record is written still leaves it to recovery.
     this.store.markActive(runId);
-    await Promise.all([this.store.writeTask(runId, maskSecrets(request.task, plan.childEnv.secrets)), this.store.write(record)]);
+    await Promise.all([this.store.writeTask(runId, task), this.store.write(record)]);
 
     let resolveEnded!: (record: RunRecord) => void;
     const ended = new Promise<RunRecord>((resolve) => {

@@ -5,7 +5,8 @@
  * from the runtime's `kubernetes.env` (secret_ref), which the cluster resolves.
  */
 import os from 'node:os';
-import { MIN_SECRET_LENGTH, type ChildEnv } from '../config/env.js';
+import type { ChildEnv } from '../config/env.js';
+import { MIN_SECRET_LENGTH } from '../secrets.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { BackendName, KubernetesConfig } from '../config/schema.js';
 import { FractaError } from '../errors.js';

@@ -8,6 +8,7 @@ import { resolveModel } from '../config/model.js';
 import type { FractaConfig } from '../config/runtime.js';
 import type { CleanupPolicy } from '../config/schema.js';
 import { FractaError } from '../errors.js';
+import { MIN_SECRET_LENGTH } from '../secrets.js';
 import { findCommand } from '../executor/which.js';
 import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
@@ -157,6 +158,11 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     inherit: runtime.inheritEnv ?? config.inheritEnv,
     secretNames: config.secretEnv,
   });
+  if (childEnv.unmasked.length > 0) {
+    warnings.push(
+      `the secret in ${childEnv.unmasked.join(', ')} is shorter than ${MIN_SECRET_LENGTH} characters and is not masked (masking it would garble every output): use a longer secret, or do not give it to the child`,
+    );
+  }
 
   const lineage: Lineage = {
     parentRun: context.parent.parentRun,
@@ -240,7 +246,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     command: { ...command, command: executable },
     commandInput: input,
     fractaServer: request.agent_mcp ? context.fractaServer({ ...lineage, parentRun: runId }) : undefined,
-    childEnv: { env: childProcessEnv, secrets: childEnv.secrets },
+    childEnv: { ...childEnv, env: childProcessEnv },
     timeoutS: request.timeout_s ?? runtime.timeoutS ?? config.timeoutS,
     killGraceMs: config.killGraceS * 1000,
     cleanup: request.cleanup ?? runtime.cleanup ?? config.cleanup,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { maskSecrets } from '../config/env.js';
+import { maskSecrets } from '../secrets.js';
 import { FractaError } from '../errors.js';
 import { branchFor, checkBranchName, closeNames } from './branch.js';
 import { git, gitRaw, gitRetrying } from './git.js';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { V1Container, V1Job } from '@kubernetes/client-node';
-import { maskSecrets } from '../../config/env.js';
+import { maskSecrets } from '../../secrets.js';
 import { FractaError } from '../../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from '../backend.js';
 import { masked, splitLines, toFile, within } from '../output.js';
