@@ -3,6 +3,7 @@
  * every problem is reported as `file: path.to.field: what is wrong (and what is allowed)`.
  */
 import fs from 'node:fs';
+import { readStateFileSync } from '../read-bounded.js';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { FractaError } from '../errors.js';
@@ -39,12 +40,57 @@ export function loadConfig(location: ConfigLocation): FractaConfig {
   if (location.path === null) return parseConfig({}, null);
   let text: string;
   try {
-    text = fs.readFileSync(location.path, 'utf8');
+    text = readStateFileSync(location.path, MAX_CONFIG_BYTES, { follow: true });
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EBADSTATE' ? `it ${(error as Error).message.slice(location.path.length + 1)}` : (error as Error).message;
     throw new FractaError('config_invalid', `${location.path}: cannot read the config (${reason}); fix the path given by --config or FRACTA_CONFIG`);
   }
   return parseConfigText(text, location.path);
+}
+
+/** A config is a few KB; this leaves room for any real one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Deeper than this, YAML is not a config but an attack on the parser (which runs out of memory past a few thousand levels). */
+const MAX_NESTING = 64;
+
+/**
+ * Where the text nests deeper than MAX_NESTING (flow brackets, or `- - - x` on one line), before the
+ * parser sees it. A bracket inside a quoted string or a comment does not count; one inside a plain
+ * scalar (`a[0]`) does, which only ever errs towards refusing a text no person would write.
+ */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  let line = 1;
+  let quote: string | undefined;
+  let lineStart = true;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!;
+    if (char === '\n') {
+      line++;
+      lineStart = true;
+      continue;
+    }
+    if (lineStart) {
+      lineStart = false;
+      const markers = /^[ \t]*(?:[-?:][ \t]+)+/.exec(text.slice(index, index + MAX_NESTING * 4 + 256))?.[0].replace(/\s/g, '').length ?? 0;
+      if (markers > MAX_NESTING) return line;
+    }
+    if (quote) {
+      if (char === '\\' && quote === '"') index++;
+      else if (char === quote) quote = undefined;
+      continue;
+    }
+    if (char === '"' || char === "'") quote = char;
+    else if (char === '#' && (index === 0 || /\s/.test(text[index - 1]!))) {
+      const end = text.indexOf('\n', index);
+      index = end === -1 ? text.length : end - 1;
+    } else if (char === '[' || char === '{') {
+      if (++depth > MAX_NESTING) return line;
+    } else if ((char === ']' || char === '}') && depth > 0) depth--;
+  }
+  return undefined;
 }
 
 // Loaded when a config file is first read, not when fracta starts (yaml is a large module).
@@ -53,6 +99,8 @@ const require = createRequire(import.meta.url);
 export function parseConfigText(text: string, file: string): FractaConfig {
   const { parseDocument } = require('yaml') as typeof import('yaml');
   const name = displayName(file);
+  const deep = tooDeep(text);
+  if (deep !== undefined) throw new FractaError('config_invalid', `${name}:${deep}: nested more than ${MAX_NESTING} levels deep; a fracta.yaml never is: fix the file`);
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     const lines = document.errors.map((error) => {
@@ -61,7 +109,14 @@ export function parseConfigText(text: string, file: string): FractaConfig {
     });
     throw new FractaError('config_invalid', lines.join('\n'));
   }
-  return parseConfig(document.toJS() ?? {}, file);
+  let raw: unknown;
+  try {
+    // An alias expanded more often than this is a "billion laughs", not a config.
+    raw = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new FractaError('config_invalid', `${name}: ${(error as Error).message.split('\n')[0]}; fix the file`);
+  }
+  return parseConfig(raw ?? {}, file);
 }
 
 /** Validates a parsed document (or {} for the built-in defaults) into a FractaConfig. */

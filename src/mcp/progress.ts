@@ -13,6 +13,9 @@ const HEARTBEAT_MS = 1_000;
 /** How long the answer waits after the last progress notification (see stop). */
 const SETTLE_MS = 15;
 
+/** How long the answer waits for the last notifications to go out. */
+const FLUSH_MS = 1_000;
+
 export type Notify = (notification: ServerNotification) => Promise<void>;
 
 /**
@@ -25,13 +28,26 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
     let progress = 0;
     let lastSent = Date.now();
     const started = Date.now();
-    const pending = new Set<Promise<void>>();
-    const send = (message: string) => {
+    // One notification in flight, and at most one waiting (the newest): a client that stops reading
+    // must not make fracta queue every event of a streaming agent in memory.
+    let inFlight: Promise<void> | undefined;
+    let waiting: string | undefined;
+    const flush = (message: string) => {
       progress += 1;
       lastSent = Date.now();
-      const sent = notify({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined);
-      pending.add(sent);
-      void sent.then(() => pending.delete(sent));
+      inFlight = notify({ method: 'notifications/progress', params: { progressToken, progress, message } })
+        .catch(() => undefined)
+        .then(() => {
+          inFlight = undefined;
+          if (waiting === undefined) return;
+          const next = waiting;
+          waiting = undefined;
+          flush(next);
+        });
+    };
+    const send = (message: string) => {
+      if (inFlight) waiting = message;
+      else flush(message);
     };
     const unsubscribe = fracta.runner.subscribe(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`));
     const heartbeat = setInterval(() => {
@@ -53,7 +69,15 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
     return async () => {
       unsubscribe();
       clearInterval(heartbeat);
-      await Promise.all(pending);
+      // What is still going out goes before the answer, but never holds it up for long: a client that
+      // does not read would not read the answer either.
+      for (let round = 0; inFlight && round < 2; round++) {
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = await Promise.race([inFlight.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), FLUSH_MS)))]);
+        clearTimeout(timer);
+        if (gaveUp) break;
+      }
+      waiting = undefined;
       // The MCP SDK's client handles a notification a microtask after reading it, but a response at
       // once: read in the same chunk, the response wins, the request's progress handler is gone, and
       // the last notification (often "turn done") is dropped. A moment between them lets it read them apart.

@@ -38,7 +38,29 @@ export interface ToolDefinition {
   readonly handler: (args: unknown, context: ToolContext) => Promise<CallToolResult>;
 }
 
-const runsOutput = z.object({ runs: z.array(runRecordSchema) });
+const runsOutput = z.object({
+  runs: z.array(runRecordSchema),
+  truncated: z.boolean().optional().describe('more runs matched than fit in one answer: ask with a smaller limit or a status'),
+});
+
+/**
+ * The MCP SDK's stdio client drops the connection on a message over 10 MiB (STDIO_DEFAULT_MAX_BUFFER_SIZE),
+ * so a `runs` answer holds records up to this many bytes of JSON: with the text and JSON's escapes on
+ * the wire it stays well under that.
+ */
+const RUNS_ANSWER_BYTES = 3 * 1024 * 1024;
+
+/** The newest runs that fit in one answer, and whether any were left out. */
+function fitRuns<T>(runs: readonly T[]): { runs: T[]; truncated: boolean } {
+  const kept: T[] = [];
+  let bytes = 0;
+  for (const run of runs) {
+    bytes += Buffer.byteLength(JSON.stringify(run));
+    if (bytes > RUNS_ANSWER_BYTES && kept.length > 0) return { runs: kept, truncated: true };
+    kept.push(run);
+  }
+  return { runs: kept, truncated: false };
+}
 const cleanOutput = z.object({
   removed: z.array(z.string()).describe('runs whose workspace was removed'),
   failed: z.array(z.object({ run_id: z.string(), message: z.string() })),
@@ -142,9 +164,10 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     output: runsOutput,
     annotations: { readOnlyHint: true },
     handler: async (args, { fracta }) => {
-      const runs = await fracta.runs(args);
-      const text = runs.length ? runs.map((run) => summarize(run).split('\n')[0]).join('\n') : 'no runs';
-      return structuredResult({ runs }, text);
+      const { runs, truncated } = fitRuns(await fracta.runs(args));
+      const lines = runs.map((run) => summarize(run).split('\n')[0]);
+      if (truncated) lines.push(`(only the newest ${runs.length} fit in one answer: ask with a smaller limit or a status, or read one run with status)`);
+      return structuredResult(truncated ? { runs, truncated } : { runs }, runs.length ? lines.join('\n') : 'no runs');
     },
   },
   {

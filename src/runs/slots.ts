@@ -21,7 +21,7 @@ import { groupAlive } from '../executor/process-group.js';
 import { isRunId } from './ids.js';
 import { processIdentity, provenAlive, type ProcessIdentity } from './identity.js';
 import { isRunProcess } from './run-process.js';
-import { readStateFileSync } from './state-file.js';
+import { readStateFileSync } from '../read-bounded.js';
 
 /** A mutex older than this was left by a process that died inside it (its work takes milliseconds). */
 const STALE_MUTEX_MS = 5_000;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { FractaError } from '../errors.js';
 import { checkRunId } from './ids.js';
 import { processIdentity, type ProcessIdentity } from './identity.js';
-import { readStateFile, readStateFileSync } from './state-file.js';
+import { readStateFile, readStateFileSync } from '../read-bounded.js';
 import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
 
 let temporaryCount = 0;

@@ -1,9 +1,10 @@
 /**
- * Reading fracta's own small state files (records, leases, markers), which live where child agents
- * can write. A FIFO put in a record's place would block a plain read for ever (on the main thread,
- * for the synchronous reads), a link would read some other file, and a file of gigabytes would be
- * read whole: so a state file is opened without following a link and without blocking, must be a
- * regular file, and is read only up to a bound.
+ * Reading a small file that someone else may have put there: fracta's own state files (records,
+ * leases, markers), which live where child agents can write, and fracta.yaml. A FIFO in a file's
+ * place would block a plain read for ever (on the main thread, for the synchronous reads), a link
+ * would read some other file, and a file of gigabytes (or /dev/zero) would be read whole: so the file
+ * is opened without blocking (and, for state, without following a link), must be a regular file, and
+ * is read only up to a bound.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -13,10 +14,17 @@ export const MAX_STATE_FILE_BYTES = 8 * 1024 * 1024;
 
 const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
+export interface ReadOptions {
+  /** Follow a symbolic link (a config a person linked into place); state files never do. */
+  readonly follow?: boolean;
+}
+
+const flags = (options: ReadOptions): number => (options.follow ? FLAGS & ~fs.constants.O_NOFOLLOW : FLAGS);
+
 /** Why the file is not one fracta could have written, or undefined when it may be read. */
 function refusal(stat: fs.Stats, max: number): string | undefined {
   if (!stat.isFile()) return 'not a regular file';
-  if (stat.size > max) return `${stat.size} bytes, more than fracta ever writes there (${max})`;
+  if (stat.size > max) return `${stat.size} bytes, more than the ${max} such a file ever has`;
   return undefined;
 }
 
@@ -25,10 +33,10 @@ function stateError(file: string, reason: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${file} is ${reason}`), { code: 'EBADSTATE' });
 }
 
-export function readStateFileSync(file: string, max = MAX_STATE_FILE_BYTES): string {
+export function readStateFileSync(file: string, max = MAX_STATE_FILE_BYTES, options: ReadOptions = {}): string {
   let fd: number;
   try {
-    fd = fs.openSync(file, FLAGS);
+    fd = fs.openSync(file, flags(options));
   } catch (error) {
     // O_NOFOLLOW on a link: ELOOP, which is a state error, not "missing".
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw stateError(file, 'a symbolic link');
