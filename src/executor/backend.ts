@@ -37,6 +37,8 @@ export interface JobExit {
   readonly startError?: FractaError;
   /** The backend itself ended the run at its deadline (a Job's activeDeadlineSeconds). */
   readonly deadlineExceeded?: boolean;
+  /** The output could not be kept whole (a full disk): the run fails with this, whatever the agent said. */
+  readonly outputError?: FractaError;
 }
 
 export interface RunningJob {

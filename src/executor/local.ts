@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { FractaError } from '../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from './backend.js';
 import { killGroup } from './process-group.js';
-import { masked, splitLines, toFile, within } from './output.js';
+import { diskFull, masked, outputFailure, splitLines, toFile, within } from './output.js';
 
 /** After the tree is reaped, how long to wait for pipes held open by a process that left the group. */
 const DRAIN_MS = 2_000;
@@ -84,10 +84,14 @@ export const localBackend: ExecutionBackend = {
       child.stdout?.on('data', () => onOutput());
       child.stderr?.on('data', () => onOutput());
     }
-    const outputs = Promise.all([
-      stdoutTarget === 'pipe' ? toFile(stdout, job.stdoutPath) : undefined,
-      stderrTarget === 'pipe' ? toFile(stderr, job.stderrPath) : undefined,
-    ]);
+    let outputError: FractaError | undefined;
+    const logs: Array<[string, Promise<NodeJS.ErrnoException | undefined> | undefined]> = [
+      [job.stdoutPath, stdoutTarget === 'pipe' ? toFile(stdout, job.stdoutPath) : undefined],
+      [job.stderrPath, stderrTarget === 'pipe' ? toFile(stderr, job.stderrPath) : undefined],
+    ];
+    const outputs = Promise.all(
+      logs.map(([file, written]) => written?.then((error) => void (error && (outputError ??= outputFailure(error, file))))),
+    );
     // A child that stops reading its stdin must not crash fracta with EPIPE.
     child.stdin?.on('error', () => undefined);
     const leaderExit = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
@@ -112,7 +116,11 @@ export const localBackend: ExecutionBackend = {
       child.stderr?.destroy();
       stdout?.destroy();
       stderr?.destroy();
-      return { exitCode: code, signal };
+      // A log the child wrote itself fails on its side: a file system with no room left says so.
+      if (!outputError && (stdoutTarget !== 'pipe' || stderrTarget !== 'pipe') && diskFull(job.stdoutPath)) {
+        outputError = outputFailure(Object.assign(new Error('no space left'), { code: 'ENOSPC' }), job.stdoutPath);
+      }
+      return { exitCode: code, signal, ...(outputError ? { outputError } : {}) };
     })();
 
     const stdin = child.stdin;

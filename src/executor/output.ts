@@ -3,6 +3,7 @@
  * into lines for a parser as it arrives, and append it to a log file without holding it in memory.
  */
 import fs from 'node:fs';
+import { FractaError } from '../errors.js';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type Readable } from 'node:stream';
@@ -61,13 +62,58 @@ export function masked(stream: Readable | null, secrets: readonly string[]): Rea
   return transform;
 }
 
-export function toFile(stream: Readable | null, file: string): Promise<void> {
+/**
+ * Copies the stream to the log file, and settles with the write error when there was one (a full
+ * disk). After an error the rest of the stream is still read and dropped: a child whose pipe nobody
+ * reads blocks on its next write, and the run would hang to its timeout.
+ */
+export async function toFile(stream: Readable | null, file: string): Promise<NodeJS.ErrnoException | undefined> {
   const sink = fs.createWriteStream(file, { flags: 'a', mode: 0o600 });
-  if (!stream) {
-    sink.end();
-    return new Promise((resolve) => sink.once('close', () => resolve()));
+  let failed: NodeJS.ErrnoException | undefined;
+  const closed = new Promise<void>((resolve) => sink.once('close', () => resolve()));
+  sink.on('error', (error) => (failed ??= error));
+  if (stream) {
+    try {
+      for await (const chunk of stream) {
+        if (failed || sink.write(chunk)) continue;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            sink.off('drain', done);
+            sink.off('error', done);
+            resolve();
+          };
+          sink.on('drain', done);
+          sink.on('error', done);
+        });
+      }
+    } catch {
+      // the stream was destroyed (the run is over): what came is written
+    }
   }
-  return pipeline(stream, sink).catch(() => undefined);
+  sink.end();
+  await closed;
+  return failed;
+}
+
+/** What a failed log write means for the run: a full disk has its own code and the fix. */
+export function outputFailure(error: NodeJS.ErrnoException, file: string): FractaError {
+  if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+    return new FractaError('disk_full', `the disk holding ${file} is full (${error.code}), so the run's output is cut short: free space there (or point FRACTA_HOME elsewhere), then run it again`);
+  }
+  return new FractaError('internal_error', `fracta could not write the run's output to ${file} (${error.message}), so it is cut short`);
+}
+
+/**
+ * Whether the file system holding `file` has no room left: for a log the child writes itself, whose
+ * write errors fracta never sees.
+ */
+export function diskFull(file: string): boolean {
+  try {
+    const stats = fs.statfsSync(file);
+    return stats.bavail * stats.bsize < 4096;
+  } catch {
+    return false;
+  }
 }
 
 /** Waits for `promise`, at most `ms` (a stream held open by a process that left its group, say). */

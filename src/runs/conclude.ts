@@ -147,7 +147,8 @@ export interface Ending {
 export function conclude(record: RunRecord, host: Host, ending: Ending, secrets: readonly string[]): RunRecord {
   const { exit, reason, stream } = ending;
   let outcome: Outcome;
-  if (reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown') {
+  const stopped = reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown';
+  if (stopped) {
     outcome = stoppedOutcome(reason, record, ending.idleTimeoutS);
   }
   else if (exit.startError) {
@@ -156,6 +157,11 @@ export function conclude(record: RunRecord, host: Host, ending: Ending, secrets:
   } else if (stream) {
     outcome = resultOutcome(host, record, exit, stream.lastResult, 'its stream ended without a result event', reason !== undefined);
   } else outcome = batchOutcome(host, record, exit);
+  // Output that could not be kept whole (a full disk) is no success, whatever the agent said, and is
+  // the first cause of whatever else went wrong (a cut-short log, an agent that died on ENOSPC).
+  if (exit.outputError && !stopped && !exit.startError) {
+    outcome = { ...outcome, status: 'failed', error: { code: exit.outputError.code, message: exit.outputError.message } };
+  }
 
   let final: RunRecord = outcome.result ? applyResult(record, outcome.result, secrets) : record;
   if (reason === 'idle') final = { ...final, warnings: [...final.warnings, 'the live session was closed after waiting too long for a message (session_idle_timeout_s)'] };

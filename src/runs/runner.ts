@@ -4,7 +4,7 @@
  * the request that started it: waiting is separate from running.
  */
 import { maskSecrets } from '../secrets.js';
-import { asFractaError, FractaError } from '../errors.js';
+import { asFractaError, FractaError, isFractaError } from '../errors.js';
 import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
 import { collectWorkspaceFiles } from '../executor/kubernetes/files.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
@@ -21,7 +21,7 @@ import { checkRunId } from './ids.js';
 import { isTerminal, type RunRecord } from './record.js';
 import { initialRecord } from './initial-record.js';
 import { settleWorkspace } from './settle-workspace.js';
-import type { RunStore } from './store.js';
+import { writeFailure, type RunStore } from './store.js';
 
 interface ActiveRun {
   record: RunRecord;
@@ -41,6 +41,8 @@ interface ActiveRun {
   silence?: NodeJS.Timeout;
   /** Record writes, one after another, so an older state never lands after a newer one. */
   writing: Promise<void>;
+  /** Why the last record write failed (a full disk), until one succeeds. */
+  writeError?: FractaError;
   /** Callbacks for events (progress) and for the end of a turn (waiters). */
   readonly listeners: Set<(event: LoggedEvent) => void>;
   readonly turnWaiters: Set<() => void>;
@@ -53,6 +55,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How often the owner of a live session looks for messages and close requests from other processes. */
 const INBOX_POLL_MS = 150;
+
+/** How often, and how many times, a terminal record that could not be written is tried again. */
+const UNWRITTEN_RETRY_MS = 5_000;
+const UNWRITTEN_TRIES = 120;
 
 /** How often queued runs look for a slot that another fracta process freed. */
 const QUEUE_POLL_MS = 200;
@@ -68,6 +74,8 @@ export interface RemoteRuns {
 
 export class Runner {
   private readonly active = new Map<string, ActiveRun>();
+  /** Runs that ended here whose terminal record is not on disk yet (a full disk): what status answers meanwhile. */
+  private readonly unwrittenRecords = new Map<string, RunRecord>();
   private readonly starting = new Set<Promise<unknown>>();
   private closing = false;
   private inboxTimer: NodeJS.Timeout | undefined;
@@ -110,10 +118,16 @@ export class Runner {
     if (plan.lineage.parentRun) this.store.claimChild(plan.lineage.parentRun, runId, plan.maxChildren);
     const task = maskSecrets(request.task, plan.childEnv.secrets);
     const record = initialRecord(plan, this.store, task);
-    this.store.create(runId);
-    // Marked active first: a crash right after the record is written still leaves it to recovery.
-    this.store.markActive(runId);
-    await Promise.all([this.store.writeTask(runId, task), this.store.write(record)]);
+    try {
+      this.store.create(runId);
+      // Marked active first: a crash right after the record is written still leaves it to recovery.
+      this.store.markActive(runId);
+      await Promise.all([this.store.writeTask(runId, task), this.store.write(record)]);
+    } catch (error) {
+      // A run that could not be recorded (a full disk) leaves nothing that looks like one.
+      this.store.discard(runId);
+      throw isFractaError(error) ? error : writeFailure(error as NodeJS.ErrnoException, this.store.runDir(runId));
+    }
 
     let resolveEnded!: (record: RunRecord) => void;
     const ended = new Promise<RunRecord>((resolve) => {
@@ -328,8 +342,42 @@ export class Runner {
 
   private persist(active: ActiveRun): Promise<void> {
     const record = active.record;
-    active.writing = active.writing.then(() => this.store.write(record)).catch(() => undefined);
+    active.writing = active.writing
+      .then(() => this.store.write(record))
+      .then(
+        () => void (active.writeError = undefined),
+        (error) => void (active.writeError = asFractaError(error, 'internal_error')),
+      );
     return active.writing;
+  }
+
+  /**
+   * The terminal record could not be written (a full disk): the run is answered as failed with that
+   * error, its active marker stays (a later fracta's recovery finishes it if this one cannot), and
+   * the write is tried again now and then while this process lives.
+   */
+  private unwritten(final: RunRecord, error: FractaError): RunRecord {
+    const answered: RunRecord = {
+      ...final,
+      status: 'failed',
+      error: {
+        code: error.code,
+        message: `the run ended (${final.status}${final.error ? `: ${final.error.message}` : ''}) but its record could not be written: ${error.message}; fracta tries again, and a fracta started later recovers it`,
+      },
+    };
+    this.unwrittenRecords.set(final.run_id, answered);
+    let tries = 0;
+    const retry = () => {
+      try {
+        this.store.write(answered);
+        this.store.markEnded(final.run_id);
+        this.unwrittenRecords.delete(final.run_id);
+      } catch {
+        if (++tries < UNWRITTEN_TRIES) setTimeout(retry, UNWRITTEN_RETRY_MS).unref();
+      }
+    };
+    setTimeout(retry, UNWRITTEN_RETRY_MS).unref();
+    return answered;
   }
 
   private async watch(active: ActiveRun, job: RunningJob): Promise<RunRecord> {
@@ -400,10 +448,12 @@ export class Runner {
       this.slots.release(this.slotRequest(active));
       void this.pump();
     }
-    const final = await settleWorkspace(plan, record, active.prepared === true);
+    let final = await settleWorkspace(plan, record, active.prepared === true);
     active.record = final;
     await this.persist(active);
-    this.store.markEnded(final.run_id);
+    // No terminal state is claimed that is not on disk.
+    if (active.writeError) active.record = final = this.unwritten(final, active.writeError);
+    else this.store.markEnded(final.run_id);
     this.active.delete(final.run_id);
     for (const resolve of active.turnWaiters) resolve();
     active.resolveEnded(final);
@@ -502,7 +552,7 @@ export class Runner {
   /** The current record (from memory when this process runs it, else from disk), with its children. */
   async status(runId: string): Promise<RunRecord> {
     checkRunId(runId);
-    const record = this.active.get(runId)?.record ?? (await this.store.read(runId));
+    const record = this.active.get(runId)?.record ?? this.unwrittenRecords.get(runId) ?? (await this.store.read(runId));
     return { ...record, children: this.store.children(runId) };
   }
 

@@ -39,6 +39,14 @@ export function parseRecord(text: string, file: string): RunRecord {
   );
 }
 
+/** A write of fracta's state that failed: a full disk has its own code and the fix. */
+export function writeFailure(error: NodeJS.ErrnoException, file: string): FractaError {
+  if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+    return new FractaError('disk_full', `the disk holding ${file} is full (${error.code}): free space there (or point FRACTA_HOME elsewhere)`);
+  }
+  return new FractaError('state_corrupt', `fracta could not write ${file} (${error.message})`);
+}
+
 export class RunStore {
   private madeActiveDir = false;
   readonly runsDir: string;
@@ -86,9 +94,13 @@ export class RunStore {
 
   /** The task as the run got it (masked), for `fracta logs` and for a person reading the run's folder. */
   async writeTask(id: string, task: string): Promise<void> {
-    // Most tasks are a few KB; a 10 MB one is written off the event loop.
-    if (task.length < 1024 * 1024) fs.writeFileSync(this.taskPath(id), task, { mode: 0o600 });
-    else await fsp.writeFile(this.taskPath(id), task, { mode: 0o600 });
+    try {
+      // Most tasks are a few KB; a 10 MB one is written off the event loop.
+      if (task.length < 1024 * 1024) fs.writeFileSync(this.taskPath(id), task, { mode: 0o600 });
+      else await fsp.writeFile(this.taskPath(id), task, { mode: 0o600 });
+    } catch (error) {
+      throw writeFailure(error as NodeJS.ErrnoException, this.taskPath(id));
+    }
   }
 
   async write(record: RunRecord): Promise<void> {
@@ -97,9 +109,14 @@ export class RunStore {
     const temporary = `${target}.${process.pid}.${++temporaryCount}.tmp`;
     // Synchronous: a record is a few KB (the output in it is bounded), and a thread-pool round trip
     // per call cost more than the write when many runs start and end at once.
-    // 'wx': a file (or link) a child put at that name is never written through.
-    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    fs.renameSync(temporary, target);
+    try {
+      // 'wx': a file (or link) a child put at that name is never written through.
+      fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      fs.renameSync(temporary, target);
+    } catch (error) {
+      fs.rmSync(temporary, { force: true });
+      throw writeFailure(error as NodeJS.ErrnoException, target);
+    }
   }
 
   /** The pid of a run's child as its record has it; null for no record, no pid or a record cut short. */
@@ -261,6 +278,12 @@ export class RunStore {
     } catch {
       return undefined;
     }
+  }
+
+  /** Removes what a run that never got recorded left: its folder and its active marker. */
+  discard(id: string): void {
+    fs.rmSync(this.runDir(checkRunId(id)), { recursive: true, force: true });
+    this.markEnded(id);
   }
 
   markEnded(id: string): void {

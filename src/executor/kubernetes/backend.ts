@@ -13,7 +13,7 @@ import type { V1Container, V1Job } from '@kubernetes/client-node';
 import { maskSecrets } from '../../secrets.js';
 import { FractaError } from '../../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from '../backend.js';
-import { masked, splitLines, toFile, within } from '../output.js';
+import { masked, outputFailure, splitLines, toFile, within } from '../output.js';
 import { KubeClient, KubeError, type WatchEventType } from './client.js';
 import { buildManifests } from './manifest.js';
 import { RUN_ID_LABEL, type KubernetesRun } from './types.js';
@@ -128,7 +128,7 @@ class PodRun {
   private readonly lines: PassThrough | undefined;
   private readonly stdoutStart: number;
   private streamedBytes = 0;
-  private readonly written: Promise<unknown>;
+  private readonly written: Promise<Array<NodeJS.ErrnoException | undefined>>;
 
   constructor(
     private readonly kube: KubeClient,
@@ -381,14 +381,14 @@ class PodRun {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.raw.end();
-    await this.written;
-    if (ending.catchUp && this.podName) await this.catchUp(this.podName);
+    const [writeError] = await this.written;
+    if (ending.catchUp && this.podName && !writeError) await this.catchUp(this.podName).catch(() => undefined);
     if (this.lines) {
       this.lines.end();
       // The last lines reach the parser before the run is said to be over.
       await finished(this.lines).catch(() => undefined);
     }
-    this.resolveExit(exit);
+    this.resolveExit(writeError && !exit.startError ? { ...exit, outputError: outputFailure(writeError, this.job.stdoutPath) } : exit);
   }
 
   /**
