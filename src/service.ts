@@ -124,16 +124,18 @@ export class Fracta {
       // The clusters in the background: a cluster that does not answer holds up no spawn.
       this.clusterWork = (async () => {
         const lines = await Promise.all(deletions);
-        const orphans = await clusterCall(
+        const swept = await clusterCall(
           this.remote.reconcile(async (runId) => {
             const record = await store.read(runId).catch(() => undefined);
             return record !== undefined && !isTerminal(record.status);
           }),
         ).catch((error: Error) => {
           lines.push(`could not reconcile Jobs on the cluster: ${error.message}`);
-          return [];
+          return { deleted: [], failed: [] };
         });
+        const orphans = swept.deleted;
         if (orphans.length > 0) lines.push(`deleted ${orphans.length} Job(s) no run accounts for: ${orphans.map((orphan) => `${orphan.namespace}/${orphan.job}`).join(', ')}`);
+        for (const failure of swept.failed) lines.push(`could not reconcile Jobs in namespace "${failure.namespace}": ${failure.message}`);
         return lines;
       })();
       return report;

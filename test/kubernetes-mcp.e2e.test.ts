@@ -301,6 +301,59 @@ describe('reconcile on start', () => {
     expect(Date.now() - began).toBeLessThan(10_000);
   });
 
+  it('a spawn on a cluster whose API takes the connection and never answers fails within request_timeout_s with k8s_unreachable', async () => {
+    const silent = net.createServer(() => undefined);
+    const sockets = new Set<net.Socket>();
+    silent.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const sandbox = makeSandbox();
+    const file = path.join(sandbox.dir, 'silent-kubeconfig.yaml');
+    fs.writeFileSync(file, fs.readFileSync(kubeconfigFile(sandbox.dir), 'utf8').replace(cluster.url, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+    const config = clusterConfig(file).replaceAll(`        kubeconfig: ${file}`, `        kubeconfig: ${file}\n        request_timeout_s: 2`);
+    const server = await startServer({ config, env: { FRACTA_TEST_SECRET: LOCAL_SECRET } });
+    const began = Date.now();
+    const record = structured(await server.call('spawn', { task: 'cluster work', runtime: 'echo-cluster', wait_s: 30 }));
+    expect(Date.now() - began).toBeLessThan(15_000);
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'k8s_unreachable' } });
+    expect(record.error.message).toMatch(/did not answer a request to create Secret .* within 2 s \(kubernetes.request_timeout_s\)/);
+    const listed = structured(await server.call('runs', {}));
+    expect(listed.runs.find((run: { run_id: string }) => run.run_id === record.run_id).status).toBe('failed');
+  });
+
+  it('a namespace that refuses the sweep (403) is reported, and the other namespaces are still swept', async () => {
+    const sandbox = makeSandbox();
+    const kubeconfig = kubeconfigFile(sandbox.dir);
+    const config = `${clusterConfig(kubeconfig)}
+    echo-cluster-other:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--stdin"]
+      backend: kubernetes
+      kubernetes:
+        namespace: other
+        image: registry.example/echo-agent:1
+        kubeconfig: ${kubeconfig}
+`;
+    cluster.seed('jobs', {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'fracta-orphan-other', namespace: 'other', labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [RUN_ID_LABEL]: 'orphan-other', [HOME_LABEL]: homeLabel(sandbox.home) } },
+      spec: { template: { spec: { containers: [{ name: 'agent', image: 'x' }], restartPolicy: 'Never' } } },
+      status: { active: 1 },
+    });
+    cluster.refuse('list', 'jobs', 403, { namespace: NAMESPACE, times: 10 });
+    const server = await startServer({ config, env: { FRACTA_TEST_SECRET: LOCAL_SECRET, FRACTA_HOME: sandbox.home } });
+    const deletion = await cluster.waitForRequest((request) => isBackgroundDelete(request, 'fracta-orphan-other'));
+    expect(deletion.path).toBe('/apis/batch/v1/namespaces/other/jobs/fracta-orphan-other');
+    await server.call('runs', {});
+    await until(() => /could not reconcile Jobs in namespace "agents": .*forbidden/i.test(server.stderr()) || undefined, 'the refusal to be reported');
+    expect(server.stderr()).toMatch(/deleted 1 Job\(s\) no run accounts for: other\/fracta-orphan-other/);
+  });
+
   it("deletes this install's Jobs that no live run accounts for, and leaves other installs' and finished ones alone", async () => {
     const sandbox = makeSandbox();
     const config = clusterConfig(kubeconfigFile(sandbox.dir));

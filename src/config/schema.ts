@@ -55,6 +55,7 @@ export const kubernetesSchema = strictObject({
   context: z.string().optional(),
   kubeconfig: z.string().optional(),
   in_cluster: z.boolean().optional(),
+  request_timeout_s: z.number().positive('must be more than 0 seconds').max(300, 'must be at most 300 seconds').optional(),
   service_account: z.string().optional(),
   resources: z.record(z.string(), z.unknown()).optional(),
   node_selector: z.record(z.string(), z.string()).optional(),

@@ -42,6 +42,8 @@ export interface Refusal {
   readonly code: number;
   /** For 422: the causes (one about the container image unless given). */
   readonly causes?: Cause[];
+  /** Only in this namespace (any, when absent). */
+  readonly namespace?: string;
   times: number;
 }
 
@@ -53,7 +55,7 @@ export interface FakeCluster {
   /** How the pod of the next Job created behaves (in order, one script per Job). */
   script(script: PodScript): void;
   /** Answers the next `times` requests of this verb on this resource with this HTTP error. */
-  refuse(verb: string, resource: string, code: number, options?: { times?: number; causes?: Cause[] }): void;
+  refuse(verb: string, resource: string, code: number, options?: { times?: number; causes?: Cause[]; namespace?: string }): void;
   /** Stores an object as if someone else had created it (a Secret a runtime references, a Job of another tool). */
   seed(resource: Resource, object: Obj): Obj;
   objects(resource: Resource, namespace?: string): Obj[];
@@ -133,7 +135,7 @@ export async function startFakeCluster(): Promise<FakeCluster> {
     };
     if (!match) return reply(404, statusFailure(404, 'NotFound', 'the server could not find the requested resource'));
     const namespace = decodeURIComponent(match[1]!);
-    const refusal = refusals.find((entry) => entry.times > 0 && entry.verb === request.verb && entry.resource === resource);
+    const refusal = refusals.find((entry) => entry.times > 0 && entry.verb === request.verb && entry.resource === resource && (entry.namespace === undefined || entry.namespace === namespace));
     if (refusal) {
       refusal.times -= 1;
       return reply(refusal.code, refused(refusal, resource, namespace, name ?? (body as Obj | undefined)?.['metadata']?.name));
@@ -319,7 +321,7 @@ export async function startFakeCluster(): Promise<FakeCluster> {
     state,
     script: (script) => state.script(script),
     refuse(verb, resource, code, options = {}) {
-      refusals.push({ verb, resource, code, times: options.times ?? 1, ...(options.causes ? { causes: options.causes } : {}) });
+      refusals.push({ verb, resource, code, times: options.times ?? 1, ...(options.causes ? { causes: options.causes } : {}), ...(options.namespace ? { namespace: options.namespace } : {}) });
     },
     seed(resource, object) {
       const copy = structuredClone(object);

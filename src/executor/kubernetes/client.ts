@@ -14,6 +14,12 @@ import { FractaError } from '../../errors.js';
 
 type Library = typeof import('@kubernetes/client-node');
 
+/**
+ * How long one request may take (kubernetes.request_timeout_s): an API server that takes the
+ * connection and never answers must not hold a spawn, a cancel or a sweep for ever.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_S = 15;
+
 /** Every request fracta makes, as RBAC rules: docs/kubernetes/rbac.yaml grants exactly these. */
 export const RBAC_RULES = [
   { apiGroup: '', resource: 'secrets', verbs: ['create', 'patch', 'delete'] },
@@ -64,6 +70,7 @@ export class KubeClient implements Target {
     private readonly batch: BatchV1Api,
     readonly server: string,
     readonly context: string | null,
+    private readonly timeoutMs: number,
   ) {}
 
   /**
@@ -119,17 +126,18 @@ export class KubeClient implements Target {
       throw new FractaError('config_invalid', `the kubeconfig's context "${kc.getCurrentContext()}" names no cluster: fix the kubeconfig or choose another kubernetes.context`, 'kubernetes.context');
     }
     const context = config.in_cluster ? null : kc.getCurrentContext();
-    return new KubeClient(lib, kc, kc.makeApiClient(lib.CoreV1Api), kc.makeApiClient(lib.BatchV1Api), cluster.server, context);
+    const timeoutMs = (config.request_timeout_s ?? DEFAULT_REQUEST_TIMEOUT_S) * 1000;
+    return new KubeClient(lib, kc, kc.makeApiClient(lib.CoreV1Api), kc.makeApiClient(lib.BatchV1Api), cluster.server, context, timeoutMs);
   }
 
   createSecret(namespace: string, secret: V1Secret, runId?: string): Promise<V1Secret> {
     const attempt: Attempt = { verb: 'create', resource: 'secrets', namespace, name: secret.metadata?.name, ...(runId ? { runId } : {}) };
-    return this.call(attempt, () => this.core.createNamespacedSecret({ namespace, body: secret }));
+    return this.call(attempt, (options) => this.core.createNamespacedSecret({ namespace, body: secret }, options));
   }
 
   createJob(namespace: string, job: V1Job, runId?: string): Promise<V1Job> {
     const attempt: Attempt = { verb: 'create', resource: 'jobs', namespace, name: job.metadata?.name, ...(runId ? { runId } : {}) };
-    return this.call(attempt, () => this.batch.createNamespacedJob({ namespace, body: job }));
+    return this.call(attempt, (options) => this.batch.createNamespacedJob({ namespace, body: job }, options));
   }
 
   /**
@@ -140,7 +148,7 @@ export class KubeClient implements Target {
    */
   async ownSecret(namespace: string, name: string, owner: { name: string; uid: string }): Promise<void> {
     const body = [{ op: 'add', path: '/metadata/ownerReferences', value: [{ apiVersion: 'batch/v1', kind: 'Job', name: owner.name, uid: owner.uid }] }];
-    await this.call({ verb: 'patch', resource: 'secrets', namespace, name }, () => this.core.patchNamespacedSecret({ name, namespace, body }));
+    await this.call({ verb: 'patch', resource: 'secrets', namespace, name }, (options) => this.core.patchNamespacedSecret({ name, namespace, body }, options));
   }
 
   /**
@@ -149,19 +157,19 @@ export class KubeClient implements Target {
    * (DeleteOptions) would replace the query's options altogether. Resolves false when the Job was gone.
    */
   async deleteJob(namespace: string, name: string): Promise<boolean> {
-    return this.absentOk({ verb: 'delete', resource: 'jobs', namespace, name }, () => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }));
+    return this.absentOk({ verb: 'delete', resource: 'jobs', namespace, name }, (options) => this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }, options));
   }
 
   async deleteSecret(namespace: string, name: string): Promise<boolean> {
-    return this.absentOk({ verb: 'delete', resource: 'secrets', namespace, name }, () => this.core.deleteNamespacedSecret({ name, namespace }));
+    return this.absentOk({ verb: 'delete', resource: 'secrets', namespace, name }, (options) => this.core.deleteNamespacedSecret({ name, namespace }, options));
   }
 
   listJobs(namespace: string, selector: { labelSelector?: string; fieldSelector?: string }): Promise<V1JobList> {
-    return this.call({ verb: 'list', resource: 'jobs', namespace }, () => this.batch.listNamespacedJob({ namespace, ...selector }));
+    return this.call({ verb: 'list', resource: 'jobs', namespace }, (options) => this.batch.listNamespacedJob({ namespace, ...selector }, options));
   }
 
   listPods(namespace: string, labelSelector: string): Promise<V1PodList> {
-    return this.call({ verb: 'list', resource: 'pods', namespace }, () => this.core.listNamespacedPod({ namespace, labelSelector }));
+    return this.call({ verb: 'list', resource: 'pods', namespace }, (options) => this.core.listNamespacedPod({ namespace, labelSelector }, options));
   }
 
   /**
@@ -191,31 +199,70 @@ export class KubeClient implements Target {
    */
   followLog(namespace: string, pod: string, container: string, sink: Writable): Promise<AbortController> {
     const log = new this.lib.Log(this.config);
-    return this.call({ verb: 'get', resource: 'pods/log', namespace, name: pod }, () => log.log(namespace, pod, container, sink, { follow: true }));
+    return this.call({ verb: 'get', resource: 'pods/log', namespace, name: pod }, () => log.log(namespace, pod, container, sink, { follow: true }), false);
   }
 
   /** The container's whole log as it stands (the kubelet's current file: at most ~10 MiB by default). */
   readLog(namespace: string, pod: string, container: string): Promise<string> {
-    return this.call({ verb: 'get', resource: 'pods/log', namespace, name: pod }, () => this.core.readNamespacedPodLog({ name: pod, namespace, container }));
+    return this.call({ verb: 'get', resource: 'pods/log', namespace, name: pod }, (options) => this.core.readNamespacedPodLog({ name: pod, namespace, container }, options));
   }
 
-  private async call<T>(attempt: Attempt, request: () => Promise<T>): Promise<T> {
+  /** Per-request options that abort the request after timeoutMs (the library's signal, set by a middleware). */
+  private bounded(): Options {
+    const { Observable } = this.lib;
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    return {
+      middleware: [
+        {
+          pre: (context) => {
+            context.setSignal(signal as Parameters<typeof context.setSignal>[0]);
+            return new Observable(Promise.resolve(context));
+          },
+          post: (response) => new Observable(Promise.resolve(response)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+  }
+
+  /** `bound`: false for a follow, which lasts as long as the container. */
+  private async call<T>(attempt: Attempt, request: (options: Options | undefined) => Promise<T>, bound = true): Promise<T> {
     try {
-      return await request();
+      return await request(bound ? this.bounded() : undefined);
     } catch (error) {
-      throw kubeError(error, attempt, this);
+      throw this.failure(error, attempt);
     }
   }
 
-  private async absentOk(attempt: Attempt, request: () => Promise<unknown>): Promise<boolean> {
+  private async absentOk(attempt: Attempt, request: (options: Options) => Promise<unknown>): Promise<boolean> {
     try {
-      await request();
+      await request(this.bounded());
       return true;
     } catch (error) {
       if (apiStatus(error)?.code === 404) return false;
-      throw kubeError(error, attempt, this);
+      throw this.failure(error, attempt);
     }
   }
+
+  private failure(error: unknown, attempt: Attempt): FractaError {
+    if (!timedOut(error)) return kubeError(error, attempt, this);
+    const context = this.context === null ? 'the in-cluster service account' : `context "${this.context}"`;
+    const what = attempt.name ? `${KINDS[attempt.resource]} "${attempt.name}"` : attempt.resource;
+    return new KubeError(
+      'k8s_unreachable',
+      `the Kubernetes API at ${this.server} (${context}) did not answer a request to ${attempt.verb} ${what} in namespace "${attempt.namespace}" within ${this.timeoutMs / 1000} s (kubernetes.request_timeout_s): check that the cluster is up (kubectl get --raw /readyz), or raise the bound`,
+    );
+  }
+}
+
+type Options = NonNullable<Parameters<CoreV1Api['listNamespacedPod']>[1]>;
+
+/** The request was aborted by its bound (fetch rejects with the signal's TimeoutError, or an AbortError wrapping it). */
+function timedOut(error: unknown): boolean {
+  for (let current: any = error, depth = 0; current && depth < 4; current = current.cause, depth++) {
+    if (current.name === 'TimeoutError' || current.name === 'AbortError' || current.type === 'aborted') return true;
+  }
+  return false;
 }
 
 interface ApiStatus {

@@ -23,6 +23,12 @@ export interface OrphanJob {
   readonly job: string;
 }
 
+export interface ReconcileReport {
+  readonly deleted: OrphanJob[];
+  /** Namespaces that could not be swept (refused, or no answer), with why. */
+  readonly failed: Array<{ readonly namespace: string; readonly message: string }>;
+}
+
 export class KubernetesRemote {
   private backendLoading: Promise<ExecutionBackend> | undefined;
 
@@ -58,7 +64,7 @@ export class KubernetesRemote {
    * or is missing): deleted, so nothing runs that nobody watches. `owned` says whether a live fracta
    * process (this one or another sharing FRACTA_HOME) still follows the run.
    */
-  async reconcile(owned: (runId: string) => Promise<boolean>): Promise<OrphanJob[]> {
+  async reconcile(owned: (runId: string) => Promise<boolean>): Promise<ReconcileReport> {
     const clusters = new Map<string, ClusterConfig>();
     for (const runtime of this.config().runtimes.values()) {
       const kubernetes = runtime.kubernetes;
@@ -66,17 +72,24 @@ export class KubernetesRemote {
       const key = `${kubernetes.kubeconfig ?? ''}\0${kubernetes.context ?? ''}\0${kubernetes.in_cluster ?? false}\0${kubernetes.namespace}`;
       clusters.set(key, { ...kubernetes, namespace: kubernetes.namespace });
     }
-    if (clusters.size === 0) return [];
+    const report: ReconcileReport = { deleted: [], failed: [] };
+    if (clusters.size === 0) return report;
     const { deleteRunJob, listManagedJobs } = await import('./reconcile.js');
-    const deleted: OrphanJob[] = [];
-    for (const cluster of clusters.values()) {
-      const jobs = await listManagedJobs(cluster, this.home);
-      for (const job of jobs) {
-        if (job.state !== 'active' || (await owned(job.runId))) continue;
-        await deleteRunJob(cluster, job.namespace, job.job);
-        deleted.push({ runId: job.runId, namespace: job.namespace, job: job.job });
-      }
-    }
-    return deleted;
+    // Each namespace on its own: one that refuses (403) or does not answer ends nobody else's sweep.
+    await Promise.all(
+      [...clusters.values()].map(async (cluster) => {
+        try {
+          const jobs = await listManagedJobs(cluster, this.home);
+          for (const job of jobs) {
+            if (job.state !== 'active' || (await owned(job.runId))) continue;
+            await deleteRunJob(cluster, job.namespace, job.job);
+            report.deleted.push({ runId: job.runId, namespace: job.namespace, job: job.job });
+          }
+        } catch (error) {
+          report.failed.push({ namespace: cluster.namespace, message: (error as Error).message });
+        }
+      }),
+    );
+    return report;
   }
 }
