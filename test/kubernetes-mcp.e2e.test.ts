@@ -91,6 +91,21 @@ function clusterConfig(kubeconfig: string): string {
 `;
 }
 
+/** An API server that takes connections and never answers; a kubeconfig pointing at it. */
+async function silentApiServer(dir: string): Promise<{ file: string; sockets: Set<net.Socket> }> {
+  const silent = net.createServer(() => undefined);
+  const sockets = new Set<net.Socket>();
+  silent.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const file = path.join(dir, 'silent-kubeconfig.yaml');
+  fs.writeFileSync(file, fs.readFileSync(kubeconfigFile(dir), 'utf8').replace(cluster.url, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+  return { file, sockets };
+}
+
 async function start(): Promise<Server> {
   const sandbox = makeSandbox();
   const config = clusterConfig(kubeconfigFile(sandbox.dir));
@@ -282,17 +297,8 @@ describe('reconcile on start', () => {
   });
 
   it('a cluster that never answers holds up no local spawn', async () => {
-    const silent = net.createServer(() => undefined);
-    const sockets = new Set<net.Socket>();
-    silent.on('connection', (socket) => sockets.add(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    onCleanup(() => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => silent.close(() => resolve()));
-    });
     const sandbox = makeSandbox();
-    const file = path.join(sandbox.dir, 'silent-kubeconfig.yaml');
-    fs.writeFileSync(file, fs.readFileSync(kubeconfigFile(sandbox.dir), 'utf8').replace(cluster.url, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+    const { file, sockets } = await silentApiServer(sandbox.dir);
     const server = await startServer({ config: clusterConfig(file), env: { FRACTA_TEST_SECRET: LOCAL_SECRET } });
     await until(() => sockets.size > 0 || undefined, 'fracta to ask the cluster for its Jobs');
     const began = Date.now();
@@ -302,17 +308,8 @@ describe('reconcile on start', () => {
   });
 
   it('a spawn on a cluster whose API takes the connection and never answers fails within request_timeout_s with k8s_unreachable', async () => {
-    const silent = net.createServer(() => undefined);
-    const sockets = new Set<net.Socket>();
-    silent.on('connection', (socket) => sockets.add(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    onCleanup(() => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => silent.close(() => resolve()));
-    });
     const sandbox = makeSandbox();
-    const file = path.join(sandbox.dir, 'silent-kubeconfig.yaml');
-    fs.writeFileSync(file, fs.readFileSync(kubeconfigFile(sandbox.dir), 'utf8').replace(cluster.url, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+    const { file } = await silentApiServer(sandbox.dir);
     const config = clusterConfig(file).replaceAll(`        kubeconfig: ${file}`, `        kubeconfig: ${file}\n        request_timeout_s: 2`);
     const server = await startServer({ config, env: { FRACTA_TEST_SECRET: LOCAL_SECRET } });
     const began = Date.now();

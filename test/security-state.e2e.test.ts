@@ -3,8 +3,6 @@
  * writes never hangs the server, lifts a limit, names a file outside the home for fracta to read or
  * remove, or keeps a run's processes alive after a crash. The real server over stdio.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,9 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   alive,
-  CLI,
+  connectServer,
   ECHO_AGENT,
-  killQuietly,
   makeSandbox,
   onCleanup,
   readPidfile,
@@ -23,7 +20,6 @@ import {
   structured,
   text,
   until,
-  type Sandbox,
 } from './helpers/harness.js';
 
 afterEach(runCleanups);
@@ -39,28 +35,6 @@ agents:
       command: ${ECHO_AGENT}
       args: ["--stdin"]
 `;
-
-async function connect(sandbox: Sandbox): Promise<{ client: Client; pid: number; stderr: () => string }> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'mcp', '--config', sandbox.configPath],
-    env: sandbox.env,
-    cwd: sandbox.dir,
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const client = new Client({ name: 'security-state', version: '0' });
-  await client.connect(transport);
-  const pid = transport.pid!;
-  onCleanup(async () => {
-    await client.close().catch(() => undefined);
-    killQuietly(pid);
-  });
-  return { client, pid, stderr: () => stderr };
-}
 
 function mkfifo(file: string): void {
   fs.rmSync(file, { force: true });
@@ -197,23 +171,23 @@ describe('records', () => {
 describe('recovery', () => {
   it('a running run whose record a child corrupted is reaped after a crash, and the restart names the record', async () => {
     const sandbox = makeSandbox(CONFIG);
-    const first = await connect(sandbox);
+    const first = await connectServer(sandbox);
     const pidfile = path.join(sandbox.dir, 'pids.json');
-    const started = (await first.client.callTool({ name: 'spawn', arguments: { task: `@pidfile=${pidfile} @grandchild @sleep=60`, wait_s: 0 } }))
-      .structuredContent as Record<string, any>;
+    const started = structured(await first.call('spawn', { task: `@pidfile=${pidfile} @grandchild @sleep=60`, wait_s: 0 }));
     const pids = await readPidfile(pidfile);
-    process.kill(first.pid, 'SIGKILL');
-    await until(() => !alive(first.pid), 'the server to die');
+    const firstPid = first.transport.pid!;
+    process.kill(firstPid, 'SIGKILL');
+    await until(() => !alive(firstPid), 'the server to die');
     const file = path.join(sandbox.home, 'runs', started.run_id, 'run.json');
     fs.writeFileSync(file, 'garbage a child wrote');
 
-    const second = await connect(sandbox);
-    await second.client.callTool({ name: 'runs', arguments: {} });
+    const second = await connectServer(sandbox);
+    await second.call('runs', {});
     await until(() => !alive(pids.pid) && !alive(pids.grandchild!), 'the run\'s processes to be killed');
     await until(() => second.stderr().includes(file), 'the restart to name the record');
     expect(second.stderr()).toMatch(/its record cannot be read .*process group\(s\) were killed/);
     // The slot it held is free again.
-    const next = (await second.client.callTool({ name: 'spawn', arguments: { task: 'after' } })).structuredContent as Record<string, any>;
+    const next = structured(await second.call('spawn', { task: 'after' }));
     expect(next).toMatchObject({ status: 'succeeded', output: 'echo: after' });
   });
 });

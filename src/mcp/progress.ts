@@ -20,7 +20,8 @@ export type Notify = (notification: ServerNotification) => Promise<void>;
 
 /**
  * Returns a follower: call it with a run id to start sending progress; it returns `stop`, which
- * resolves once every notification sent is out, so that none arrives after the tool's answer.
+ * resolves once what is going out is out (or a second has passed), and after which nothing is sent,
+ * so that no notification arrives after the tool's answer.
  */
 export function progressFollower(fracta: Fracta, progressToken: string | number | undefined, notify: Notify) {
   return (runId: string): (() => Promise<void>) => {
@@ -32,6 +33,7 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
     // must not make fracta queue every event of a streaming agent in memory.
     let inFlight: Promise<void> | undefined;
     let waiting: string | undefined;
+    let stopped = false;
     const flush = (message: string) => {
       progress += 1;
       lastSent = Date.now();
@@ -46,6 +48,7 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
         });
     };
     const send = (message: string) => {
+      if (stopped) return;
       if (inFlight) waiting = message;
       else flush(message);
     };
@@ -69,6 +72,7 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
     return async () => {
       unsubscribe();
       clearInterval(heartbeat);
+      stopped = true;
       // What is still going out goes before the answer, but never holds it up for long: a client that
       // does not read would not read the answer either.
       for (let round = 0; inFlight && round < 2; round++) {

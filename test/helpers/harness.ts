@@ -103,11 +103,15 @@ export interface Server {
 }
 
 export async function startServer(options: { config?: string; env?: Record<string, string> } = {}): Promise<Server> {
-  const sandbox = makeSandbox(options.config);
+  return connectServer(makeSandbox(options.config), options.env);
+}
+
+/** A server on an existing sandbox (a second fracta on one FRACTA_HOME, a restart after a crash); killed after the test. */
+export async function connectServer(sandbox: Sandbox, env: Record<string, string> = {}): Promise<Server> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'mcp', '--config', sandbox.configPath],
-    env: { ...sandbox.env, ...options.env },
+    env: { ...sandbox.env, ...env },
     cwd: sandbox.dir,
     stderr: 'pipe',
   });
