@@ -181,8 +181,10 @@ class PodRun {
     for (;;) {
       try {
         // Like a local process tree, the run is over when its pod is gone (the kubelet gives it its grace).
-        // A Job that was already gone (404) was deleted by someone else: a pod it left is not fracta's to wait for.
-        if (await this.kube.deleteJob(this.namespace, this.jobName)) await this.podsGone(Math.max(0, giveUpAt - Date.now()));
+        // A Job already gone (404) was deleted by another fracta's cancel, with Background propagation:
+        // its pod is on its way too. Either way the wait is bounded.
+        await this.kube.deleteJob(this.namespace, this.jobName);
+        await this.podsGone(Math.max(0, giveUpAt - Date.now()));
         break;
       } catch {
         if (this.ending || Date.now() + pause > giveUpAt) break;
@@ -307,8 +309,10 @@ class PodRun {
   private onJob(type: WatchEventType, job: any): void {
     if (this.ending || this.terminating) return;
     if (type === 'DELETED') {
-      // Someone else deleted the Job: its pod goes with it, or lives on orphaned, out of fracta's hands.
-      void this.finish({ exitCode: null, signal: 'SIGTERM' }, { catchUp: false });
+      // Someone else deleted the Job (another fracta's cancel): the run is over once its pod is gone,
+      // or after the bound, when the pod lives on orphaned, out of fracta's hands.
+      this.terminating = true;
+      void this.podsGone(this.job.killGraceMs + this.timing.podGoneMs).then(() => this.finish({ exitCode: null, signal: 'SIGTERM' }, { catchUp: false }));
       return;
     }
     const conditions: any[] = job?.status?.conditions ?? [];
