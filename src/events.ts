@@ -2,7 +2,33 @@
  * fracta's normalized event model: every streaming host turns its CLI's lines into these, so that
  * events.jsonl, progress notifications and live sessions work the same for every agent.
  */
-import type { Result, Usage } from './host/host.js';
+import type { ErrorCode } from './errors.js';
+
+export interface Usage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+}
+
+/** What a host makes of a finished run's output. */
+export interface Result {
+  /** The agent's final text (unbounded here; the run layer bounds what it returns). */
+  readonly output: string;
+  /** Set only when `output` is part of a longer output: the full length in bytes. */
+  readonly outputBytes?: number;
+  /** The agent itself reported failure (a result object with is_error, say). */
+  readonly isError: boolean;
+  /** What kind of failure, when the host can tell (auth_failed, unknown_model, ...). */
+  readonly errorCode?: ErrorCode;
+  /** The failure in words a caller can act on (the agent's message, with what to do). */
+  readonly errorMessage?: string;
+  readonly resumeToken?: string;
+  readonly costUsd?: number;
+  readonly usage?: Usage;
+  readonly turns?: number;
+  readonly warnings: readonly string[];
+}
 
 export type AgentEvent =
   | { readonly type: 'init'; readonly session_id?: string; readonly model?: string; readonly tools?: readonly string[]; readonly mcp_servers?: ReadonlyArray<{ name: string; status: string }> }

@@ -8,9 +8,8 @@ import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
 import { RUN_STATUSES } from './runs/record.js';
 import { WORKSPACE_MODES } from './workspace/repo.js';
+import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
 
-export const MAX_WAIT_S = 50;
-export const DEFAULT_WAIT_S = 20;
 
 /** Seconds, from `min` (exclusive when `positive`) to `max`, with one message for any bad value. */
 const seconds = (range: { positive: boolean; max?: number; hint?: string }) => {

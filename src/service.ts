@@ -10,9 +10,8 @@ import { localBackend } from './executor/local.js';
 import { findCommand } from './executor/which.js';
 import { RuntimeRegistry } from './host/registry.js';
 import { fractaHome } from './paths.js';
+import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
 import {
-  DEFAULT_WAIT_S,
-  MAX_WAIT_S,
   parseRequest,
   runIdRequestSchema,
   runsRequestSchema,

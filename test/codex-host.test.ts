@@ -11,7 +11,8 @@ import type { AgentEvent } from '../src/events.js';
 import { capturedFile } from '../src/executor/captured.js';
 import { codexStreamParser } from '../src/host/codex/stream.js';
 import { tomlValue } from '../src/host/codex/toml.js';
-import type { CommandInput, Host, Result } from '../src/host/host.js';
+import type { Result } from '../src/events.js';
+import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
 

@@ -10,7 +10,8 @@ import { parseConfig } from '../src/config/load.js';
 import type { AgentEvent } from '../src/events.js';
 import { capturedFile } from '../src/executor/captured.js';
 import { GeminiStreamParser } from '../src/host/gemini/stream.js';
-import type { CommandInput, Host, Result } from '../src/host/host.js';
+import type { Result } from '../src/events.js';
+import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
 

@@ -9,12 +9,13 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { AgentEvent } from '../src/events.js';
 import { capturedFile } from '../src/executor/captured.js';
-import { tierOf, type CommandInput, type Host, type Result } from '../src/host/host.js';
+import type { Result } from '../src/events.js';
+import { tierOf, type CommandInput, type Host } from '../src/host/host.js';
 import { FractaRetryLimit } from '../src/host/opencode/retry-limit-plugin.js';
 import { MAX_RETRIES_ENV, RETRY_LIMIT_ERROR, RETRY_LIMIT_PLUGIN } from '../src/host/opencode/retry-limit.js';
 import { OpencodeTurn } from '../src/host/opencode/stream.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
-import { FRACTA_TOOL_NAMES } from '../src/mcp/names.js';
+import { FRACTA_TOOL_NAMES } from '../src/names.js';
 import { thrown } from './helpers/thrown.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/opencode');

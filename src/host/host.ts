@@ -3,7 +3,7 @@
  * Capabilities are data; the tier is derived from them and checked before any side effect.
  */
 import { FractaError, type ErrorCode } from '../errors.js';
-import type { StreamParser } from '../events.js';
+import type { Result, StreamParser } from '../events.js';
 
 export interface Capabilities {
   /** Events as the agent works, and follow-up messages into a live session. */
@@ -88,32 +88,6 @@ export interface BootstrapFile {
   readonly fileContent: string;
   /** The first prompt the agent receives. */
   readonly initialPrompt: string;
-}
-
-export interface Usage {
-  input_tokens?: number;
-  output_tokens?: number;
-  cache_read_input_tokens?: number;
-  cache_creation_input_tokens?: number;
-}
-
-/** What a host makes of a finished run's output. */
-export interface Result {
-  /** The agent's final text (unbounded here; the run layer bounds what it returns). */
-  readonly output: string;
-  /** Set only when `output` is part of a longer output: the full length in bytes. */
-  readonly outputBytes?: number;
-  /** The agent itself reported failure (a result object with is_error, say). */
-  readonly isError: boolean;
-  /** What kind of failure, when the host can tell (auth_failed, unknown_model, ...). */
-  readonly errorCode?: ErrorCode;
-  /** The failure in words a caller can act on (the agent's message, with what to do). */
-  readonly errorMessage?: string;
-  readonly resumeToken?: string;
-  readonly costUsd?: number;
-  readonly usage?: Usage;
-  readonly turns?: number;
-  readonly warnings: readonly string[];
 }
 
 /** A child's captured stream, kept on disk: hosts read what they need, never the whole of a huge log. */

@@ -7,7 +7,6 @@ import { z } from 'zod';
 import {
   cleanRequestSchema,
   emptyRequestSchema,
-  MAX_WAIT_S,
   runIdRequestSchema,
   runsRequestSchema,
   sendRequestSchema,
@@ -17,7 +16,7 @@ import {
 import { isTerminal, runRecordSchema } from '../runs/record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
-import type { FractaToolName } from './names.js';
+import { MAX_WAIT_S, type FractaToolName } from '../names.js';
 import { recordResult, structuredResult, summarize } from './shape.js';
 
 export interface ToolContext {

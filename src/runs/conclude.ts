@@ -6,7 +6,8 @@ import { maskSecrets } from '../secrets.js';
 import { asFractaError } from '../errors.js';
 import { capturedFile } from '../executor/captured.js';
 import type { JobExit } from '../executor/backend.js';
-import type { Host, Result } from '../host/host.js';
+import type { Result } from '../events.js';
+import type { Host } from '../host/host.js';
 import type { RunRecord } from './record.js';
 
 /** Output text in a result is bounded; the rest is in the log resource. */

@@ -7,7 +7,8 @@
 import type { AgentEvent, LoggedEvent } from '../events.js';
 import { FractaError } from '../errors.js';
 import type { RunningJob } from '../executor/backend.js';
-import type { Result, StreamSpec } from '../host/host.js';
+import type { Result } from '../events.js';
+import type { StreamSpec } from '../host/host.js';
 import type { EventLog } from './event-log.js';
 
 export interface SessionHooks {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
-import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../mcp/names.js';
+import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
 import type { AdapterDefinition } from '../adapters.js';
 import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
 import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions } from '../host.js';

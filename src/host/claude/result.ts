@@ -3,7 +3,7 @@
  * `is_error` says whether it failed (`subtype` says "success" even then), and the text says why.
  */
 import type { ErrorCode } from '../../errors.js';
-import type { Result, Usage } from '../host.js';
+import type { Result, Usage } from '../../events.js';
 
 interface Denial {
   tool_name?: unknown;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
-import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
+import { FRACTA_SERVER_NAME } from '../../names.js';
 import type { AdapterDefinition } from '../adapters.js';
 import { defaultBootstrap } from '../bootstrap.js';
 import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type StreamSpec, type WorkspaceOptions } from '../host.js';

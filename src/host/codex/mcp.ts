@@ -20,8 +20,7 @@
 import { writeInside } from '../../workspace/write-inside.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FRACTA_SERVER_NAME } from '../../mcp/names.js';
-import { MAX_WAIT_S } from '../../requests.js';
+import { FRACTA_SERVER_NAME, MAX_WAIT_S } from '../../names.js';
 import { FRACTA_DIR } from '../bootstrap.js';
 import type { McpServerEntry } from '../host.js';
 import { override } from './toml.js';

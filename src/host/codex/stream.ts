@@ -5,7 +5,7 @@
  * batch path folds the same parser over the whole output.
  */
 import type { AgentEvent, StreamParser } from '../../events.js';
-import type { Result, Usage } from '../host.js';
+import type { Result, Usage } from '../../events.js';
 import { codexError } from './result.js';
 
 type Item = Record<string, unknown> & { id?: unknown; type?: unknown };

@@ -1,5 +1,6 @@
 /** Output parsing for the command host: plain text, or one JSON object with configurable paths. */
-import { OutputParseError, type CapturedOutput, type Result, type Usage } from '../host.js';
+import type { Result, Usage } from '../../events.js';
+import { OutputParseError, type CapturedOutput } from '../host.js';
 
 /** JSON output above this is not parsed (a result object is small; a huge one is a broken CLI). */
 export const MAX_JSON_BYTES = 16 * 1024 * 1024;

@@ -5,7 +5,7 @@
  * often carry the server's own JSON body as their message. The exit code is the status modulo 256.
  */
 import type { ErrorCode } from '../../errors.js';
-import type { Result, Usage } from '../host.js';
+import type { Result, Usage } from '../../events.js';
 
 const HINTS: Partial<Record<ErrorCode, string>> = {
   auth_failed:

@@ -5,7 +5,7 @@
  * `--output-format json` calls the response).
  */
 import type { AgentEvent, StreamParser } from '../../events.js';
-import type { Result, Usage } from '../host.js';
+import type { Result, Usage } from '../../events.js';
 import { failureResult } from './result.js';
 
 type Line = Record<string, any>;

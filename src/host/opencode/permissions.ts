@@ -15,7 +15,7 @@
  */
 import { FractaError } from '../../errors.js';
 import { narrowTools } from '../permissions.js';
-import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../mcp/names.js';
+import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
 
 export interface Permissions {
   readonly allowed_tools?: readonly string[] | undefined;

@@ -8,7 +8,7 @@
  * One process runs one turn, so one parser yields at most one result.
  */
 import type { AgentEvent, StreamParser } from '../../events.js';
-import type { Result, Usage } from '../host.js';
+import type { Result, Usage } from '../../events.js';
 import { classifyOpencodeError, describeOpencodeError, type OpencodeError } from './result.js';
 
 /** Step finish reasons after which opencode calls the model again. */
