@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { BACKENDS, CLEANUP_POLICIES, MODEL_TIERS, oneOf, strictObject } from './config/schema.js';
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
-import { RUN_STATUSES } from './runs/record.js';
+import { RUN_STATUSES } from './record.js';
 import { WORKSPACE_MODES } from './workspace/repo.js';
 import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
 

@@ -21,12 +21,13 @@ import {
   type SpawnRequest,
   waitRequestSchema,
 } from './requests.js';
-import { isTerminal, type RunRecord } from './runs/record.js';
-import { recoverRuns, type RecoveryReport } from './runs/recovery.js';
+import { isTerminal, type RunRecord } from './record.js';
+import { describeRecovery, recoverRuns, type RecoveryReport } from './runs/recovery.js';
+import type { LoggedEvent } from './events.js';
 import { homeLabel, KubernetesRemote } from './executor/kubernetes/remote.js';
 import { cleanWorkspaces, type CleanReport } from './runs/clean.js';
 import { Runner } from './runs/runner.js';
-import { isRunId } from './runs/ids.js';
+import { isRunId } from './run-id.js';
 import { verifyLineage } from './runs/lineage.js';
 import { RunStore } from './runs/store.js';
 import { planSpawn, type Lineage, type ResumeTarget, type SpawnPlan } from './spawn/plan.js';
@@ -140,6 +141,26 @@ export class Fracta {
       return report;
     })();
     return this.recovered;
+  }
+
+  /** What crash recovery did on this machine, a line each, for stderr. */
+  async recoveryLines(): Promise<string[]> {
+    return describeRecovery(await this.ready());
+  }
+
+  /** Follows a run's events as they happen (runs of this process only); returns the unsubscribe. */
+  follow(runId: string, listener: (event: LoggedEvent) => void): () => void {
+    return this.runner.subscribe(runId, listener);
+  }
+
+  /** Waits up to `waitMs` for a run this call already checked (spawn's own wait after the start). */
+  awaitRun(runId: string, waitMs: number, signal?: AbortSignal): Promise<RunRecord> {
+    return this.runner.wait(runId, waitMs, signal);
+  }
+
+  /** Runs this process owns that have not ended. */
+  activeCount(): number {
+    return this.runnerInstance?.activeCount() ?? 0;
   }
 
   /** What recovery did on clusters (Jobs of dead runs deleted, orphans reconciled), a line each, once it is done. */

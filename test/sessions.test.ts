@@ -10,7 +10,7 @@ import type { AgentEvent } from '../src/events.js';
 import { registerAdapter } from '../src/host/adapters.js';
 import { defaultBootstrap } from '../src/host/bootstrap.js';
 import type { CommandInput, Host, StreamSpec } from '../src/host/host.js';
-import type { RunRecord } from '../src/runs/record.js';
+import type { RunRecord } from '../src/record.js';
 import { Fracta } from '../src/service.js';
 import { alive, onCleanup, runCleanups, until } from './helpers/harness.js';
 

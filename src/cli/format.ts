@@ -1,5 +1,5 @@
 /** Human output of the CLI: short, aligned, and honest about what failed. */
-import type { RunRecord } from '../runs/record.js';
+import type { RunRecord } from '../record.js';
 import type { RuntimeInfo } from '../runtime-info.js';
 
 export function table(rows: string[][]): string {

@@ -3,7 +3,7 @@
  * schema (see host/adapters.ts), so this file knows only what every runtime shares.
  */
 import { z } from 'zod';
-import { isDnsLabel, isDnsSubdomain } from '../executor/kubernetes/names.js';
+import { isDnsLabel, isDnsSubdomain } from './dns-names.js';
 
 export const MODEL_TIERS = ['heavy', 'medium', 'light'] as const;
 export type ModelTier = (typeof MODEL_TIERS)[number];

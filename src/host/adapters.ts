@@ -2,23 +2,12 @@
  * Adapters by name. Each owns a schema for its runtime keys in fracta.yaml and a factory that makes
  * a Host for one runtime. Adding a CLI means adding an entry here.
  */
-import type { z } from 'zod';
-import type { RuntimeConfig } from '../config/runtime.js';
-import type { Host } from './host.js';
+import type { AdapterDefinition } from './host.js';
 import { claudeAdapter } from './claude/adapter.js';
 import { codexAdapter } from './codex/adapter.js';
 import { commandAdapter } from './command/adapter.js';
 import { geminiAdapter } from './gemini/adapter.js';
 import { opencodeAdapter } from './opencode/adapter.js';
-
-export interface AdapterDefinition<Options = any> {
-  readonly name: string;
-  /** Keys this adapter adds to a runtime's settings. */
-  readonly optionsShape: z.ZodRawShape;
-  /** Cross-field checks on the adapter's options; returns problems as [key, message]. */
-  check?(options: Options): Array<[string, string]>;
-  create(runtime: RuntimeConfig<Options>): Host;
-}
 
 const adapters = new Map<string, AdapterDefinition>([
   [commandAdapter.name, commandAdapter],

@@ -4,6 +4,8 @@
  */
 import { FractaError, type ErrorCode } from '../errors.js';
 import type { Result, StreamParser } from '../events.js';
+import type { z } from 'zod';
+import type { RuntimeConfig } from '../config/runtime.js';
 
 export interface Capabilities {
   /** Events as the agent works, and follow-up messages into a live session. */
@@ -151,4 +153,17 @@ export interface Host {
    * (The executor, not the host, owns the process: every run gets the same kill, logs and timeouts.)
    */
   buildStreamCommand(input: CommandInput): StreamSpec;
+}
+
+/**
+ * An adapter: one agent CLI's part of fracta.yaml and the factory of its Host. Each adapter folder
+ * exports one; host/adapters.ts lists them by name.
+ */
+export interface AdapterDefinition<Options = any> {
+  readonly name: string;
+  /** Keys this adapter adds to a runtime's settings. */
+  readonly optionsShape: z.ZodRawShape;
+  /** Cross-field checks on the adapter's options; returns problems as [key, message]. */
+  check?(options: Options): Array<[string, string]>;
+  create(runtime: RuntimeConfig<Options>): Host;
 }

@@ -52,11 +52,11 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
       if (inFlight) waiting = message;
       else flush(message);
     };
-    const unsubscribe = fracta.runner.subscribe(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`));
+    const unsubscribe = fracta.follow(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`));
     const heartbeat = setInterval(() => {
       if (Date.now() - lastSent < HEARTBEAT_MS) return;
-      void fracta.runner
-        .status(runId)
+      void fracta
+        .status({ run_id: runId })
         .then((record) => {
           let bytes = 0;
           try {

@@ -21,7 +21,7 @@ import { LineTransport } from './transport.js';
  * client waits for the SDK and nothing more when it starts fracta.
  */
 async function loadCore(options: FractaOptions) {
-  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }, { describeRecovery }] = await Promise.all([
+  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }] = await Promise.all([
     import('../service.js'),
     import('./tools.js'),
     import('./resources.js'),
@@ -29,7 +29,6 @@ async function loadCore(options: FractaOptions) {
     import('./shape.js'),
     import('../errors.js'),
     import('zod'),
-    import('../runs/recovery.js'),
   ]);
   const jsonSchema = (schema: import('zod').ZodType, io: 'input' | 'output'): Tool['inputSchema'] => {
     const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -43,7 +42,7 @@ async function loadCore(options: FractaOptions) {
     outputSchema: jsonSchema(tool.output, 'output'),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
   }));
-  return { fracta: new Fracta(options), TOOLS, tools, resources, progressFollower, errorResult, FractaError, describeRecovery };
+  return { fracta: new Fracta(options), TOOLS, tools, resources, progressFollower, errorResult, FractaError };
 }
 type Core = Awaited<ReturnType<typeof loadCore>>;
 
@@ -114,7 +113,7 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
     closing ??= (async () => {
       // A core still loading may be about to start runs: wait for it, then stop them.
       const fracta = loading ? await loading.then((value) => value.fracta, () => undefined) : undefined;
-      const running = fracta?.runner.activeCount() ?? 0;
+      const running = fracta?.activeCount() ?? 0;
       if (running > 0) console.error(`fracta: ${why}; stopping ${running} running run(s)`);
       await fracta?.shutdown();
       await server.close().catch(() => undefined);
@@ -133,7 +132,7 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   // call reports it too), and recover runs left by a fracta that stopped.
   server.oninitialized = () => {
     void core().then(
-      ({ fracta, describeRecovery }) => {
+      ({ fracta }) => {
         try {
           fracta.config();
         } catch (error) {
@@ -142,9 +141,9 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
         void fracta.clusterReport().then((lines) => {
           for (const line of lines) console.error(`fracta: ${line}`);
         });
-        return fracta.ready().then(
-          (report) => {
-            for (const line of describeRecovery(report)) console.error(`fracta: ${line}`);
+        return fracta.recoveryLines().then(
+          (lines) => {
+            for (const line of lines) console.error(`fracta: ${line}`);
           },
           (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
         );

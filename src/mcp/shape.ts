@@ -1,7 +1,7 @@
 /** Turning core results and errors into MCP tool results: structured content plus a short text copy. */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { asFractaError } from '../errors.js';
-import type { RunRecord } from '../runs/record.js';
+import type { RunRecord } from '../record.js';
 
 const ERROR_STATUSES = new Set<RunRecord['status']>(['failed', 'timed_out', 'interrupted']);
 

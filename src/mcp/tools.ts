@@ -13,7 +13,7 @@ import {
   spawnRequestSchema,
   waitRequestSchema,
 } from '../requests.js';
-import { isTerminal, runRecordSchema } from '../runs/record.js';
+import { isTerminal, runRecordSchema } from '../record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
 import { MAX_WAIT_S, type FractaToolName } from '../names.js';
@@ -86,7 +86,7 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
       if (isTerminal(record.status) || waitMs === 0) return recordResult(record);
       const stop = followProgress(record.run_id);
       try {
-        return recordResult(await fracta.runner.wait(record.run_id, waitMs, signal));
+        return recordResult(await fracta.awaitRun(record.run_id, waitMs, signal));
       } finally {
         await stop();
       }

@@ -3,9 +3,9 @@
  * keeping a branch that holds commits), never one a running run uses.
  */
 import fs from 'node:fs';
-import { removeWorkspace } from '../executor/workspace.js';
+import { removeWorkspace } from './workspace.js';
 import { repositoryOfWorktree } from '../workspace/repo.js';
-import { isTerminal, type RunRecord } from './record.js';
+import { isTerminal, type RunRecord } from '../record.js';
 import type { RunStore } from './store.js';
 
 export interface CleanReport {

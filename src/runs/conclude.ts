@@ -8,7 +8,7 @@ import { capturedFile } from '../executor/captured.js';
 import type { JobExit } from '../executor/backend.js';
 import type { Result } from '../events.js';
 import type { Host } from '../host/host.js';
-import type { RunRecord } from './record.js';
+import type { RunRecord } from '../record.js';
 
 /** Output text in a result is bounded; the rest is in the log resource. */
 export const MAX_OUTPUT_CHARS = 20_000;

@@ -7,7 +7,7 @@ import { isStreamSpec } from '../host/host.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import { jobName } from '../executor/kubernetes/names.js';
 import { processIdentity } from './identity.js';
-import type { RunRecord } from './record.js';
+import type { RunRecord } from '../record.js';
 import type { RunStore } from './store.js';
 
 /** An argument longer than this is shortened in the record (a prompt passed as an argument, say). */

@@ -6,18 +6,12 @@
  */
 import fs from 'node:fs';
 import { FractaError } from '../errors.js';
-import { isRunId } from './ids.js';
-import type { RunRecord } from './record.js';
+import { isRunId } from '../run-id.js';
+import type { RunRecord } from '../record.js';
 
-export interface Lineage {
-  readonly parentRun: string | null;
-  /** The root of the chain; undefined for a root spawn (its own run id). */
-  readonly rootRun: string | undefined;
-  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
-  readonly depth: number;
-}
+import type { ParentChain } from '../spawn/plan.js';
 
-export const ROOT_LINEAGE: Lineage = Object.freeze({ parentRun: null, rootRun: undefined, depth: 1 });
+export const ROOT_LINEAGE: ParentChain = Object.freeze({ parentRun: null, rootRun: undefined, depth: 1 });
 
 /** How far up the process tree to look for the parent's agent (a shell, a node, an MCP server...). */
 const MAX_ANCESTORS = 64;
@@ -52,7 +46,7 @@ export function descendsFrom(ancestor: number, self = process.pid): boolean | un
  * The lineage of a spawn made by this process. `readRecord` reads a run's record (throws when there
  * is none). Every refusal is chain_invalid, named after the variable that makes the claim.
  */
-export async function verifyLineage(env: NodeJS.ProcessEnv, readRecord: (runId: string) => Promise<RunRecord>): Promise<Lineage> {
+export async function verifyLineage(env: NodeJS.ProcessEnv, readRecord: (runId: string) => Promise<RunRecord>): Promise<ParentChain> {
   const claimed = env.FRACTA_PARENT_RUN;
   const depth = env.FRACTA_DEPTH;
   if (depth !== undefined && depth !== '' && !/^[1-9][0-9]{0,5}$/.test(depth)) {

@@ -10,7 +10,7 @@ import { boundOutput } from './conclude.js';
 import { provenAlive, sameProcess } from './identity.js';
 import { isFractaError } from '../errors.js';
 import { isRunProcess, runProcessGroups } from './run-process.js';
-import { isTerminal, type RunRecord } from './record.js';
+import { isTerminal, type RunRecord } from '../record.js';
 import type { RunStore } from './store.js';
 
 export interface RecoveryReport {

@@ -3,10 +3,10 @@
  * what it left uncommitted, a diff summary); then the workspace removed or kept, per the cleanup
  * policy and what a later resume needs. Returns the record with what happened.
  */
-import { removeWorkspace } from '../executor/workspace.js';
+import { removeWorkspace } from './workspace.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import { summarizeChanges } from '../workspace/repo.js';
-import type { RunRecord } from './record.js';
+import type { RunRecord } from '../record.js';
 
 export async function settleWorkspace(plan: SpawnPlan, record: RunRecord, prepared: boolean): Promise<RunRecord> {
   let final = record;

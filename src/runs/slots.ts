@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FractaError } from '../errors.js';
 import { groupAlive } from '../executor/process-group.js';
-import { isRunId } from './ids.js';
+import { isRunId } from '../run-id.js';
 import { processIdentity, provenAlive, type ProcessIdentity } from './identity.js';
 import { isRunProcess } from './run-process.js';
 import { readStateFileSync } from '../read-bounded.js';

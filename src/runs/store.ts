@@ -8,10 +8,10 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FractaError } from '../errors.js';
-import { checkRunId } from './ids.js';
+import { checkRunId } from '../run-id.js';
 import { processIdentity, type ProcessIdentity } from './identity.js';
 import { readStateFile, readStateFileSync } from '../read-bounded.js';
-import { runRecordSchema, type RunRecord, type RunStatus } from './record.js';
+import { runRecordSchema, type RunRecord, type RunStatus } from '../record.js';
 
 let temporaryCount = 0;
 

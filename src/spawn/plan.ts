@@ -13,13 +13,24 @@ import { findCommand } from '../executor/which.js';
 import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
-import { newRunId } from '../runs/ids.js';
-import type { Lineage as ClaimedLineage } from '../runs/lineage.js';
+import { newRunId } from '../run-id.js';
 import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 import { POD_WORKDIR } from '../executor/kubernetes/types.js';
 import { checkPromptNotInArgs, checkStreamOnCluster, chooseBackend, planKubernetes, podEnv, type KubernetesPlan } from './kubernetes.js';
 
 /** Where a run sits in a chain of agents spawning agents. */
+/**
+ * The chain a spawn joins, as the service verified it from the parent's record (runs/lineage.ts):
+ * the environment only names the claim.
+ */
+export interface ParentChain {
+  readonly parentRun: string | null;
+  /** The root of the chain; undefined for a root spawn (its own run id). */
+  readonly rootRun: string | undefined;
+  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
+  readonly depth: number;
+}
+
 export interface Lineage {
   readonly parentRun: string | null;
   readonly rootRun: string;
@@ -110,7 +121,7 @@ export interface PlanContext {
   readonly workspaceFor: (runId: string) => string;
   readonly env: NodeJS.ProcessEnv;
   /** The chain this fracta process spawns in, verified against the parent's record (runs/lineage.ts). */
-  readonly parent: ClaimedLineage;
+  readonly parent: ParentChain;
   /** Finds the session a resume_run/resume_token continues; throws when it cannot be resumed. */
   readonly findResume: (resolved: ResolvedRuntime) => Promise<ResumeTarget | undefined>;
   /** fracta's own MCP server, as a child started for this run should see it. */

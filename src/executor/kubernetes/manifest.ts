@@ -19,7 +19,8 @@ import type {
 } from '@kubernetes/client-node';
 import { FractaError } from '../../errors.js';
 import type { Job } from '../backend.js';
-import { inputSecretName, isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue, jobName, labelValue } from './names.js';
+import { isDnsLabel, isDnsSubdomain } from '../../config/dns-names.js';
+import { inputSecretName, isLabelKey, isLabelValue, jobName, labelValue } from './names.js';
 import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type KubernetesRun } from './types.js';
 
 export { jobName } from './names.js';

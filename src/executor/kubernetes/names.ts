@@ -3,28 +3,13 @@
  * with a 422 after a round trip; checking here lets the error name the fracta field that holds it.
  */
 import { FractaError } from '../../errors.js';
-
-/** RFC 1123 label: namespaces, Job names (the Job controller copies the name into a pod label). */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_LABEL_MAX = 63;
-
-/** RFC 1123 subdomain: Secret and ServiceAccount names. */
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_SUBDOMAIN_MAX = 253;
+import { DNS_LABEL_MAX, isDnsLabel, isDnsSubdomain } from '../../config/dns-names.js';
 
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const LABEL_VALUE_MAX = 63;
 
 /** The name part of a label key (`kubernetes.io/hostname` → `hostname`). */
 const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
-export function isDnsLabel(value: string): boolean {
-  return value.length <= DNS_LABEL_MAX && DNS_LABEL.test(value);
-}
-
-export function isDnsSubdomain(value: string): boolean {
-  return value.length <= DNS_SUBDOMAIN_MAX && DNS_SUBDOMAIN.test(value);
-}
 
 export function isLabelValue(value: string): boolean {
   return value.length <= LABEL_VALUE_MAX && LABEL_VALUE.test(value);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { FractaConfig } from '../../config/runtime.js';
 import type { KubernetesConfig } from '../../config/schema.js';
-import type { RunRecord } from '../../runs/record.js';
+import type { RunRecord } from '../../record.js';
 import type { ExecutionBackend } from '../backend.js';
 
 /** The HOME_LABEL value of a fracta install: this machine and its FRACTA_HOME, hashed (a label value is short). */

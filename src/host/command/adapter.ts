@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { oneOf } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { FractaError } from '../../errors.js';
-import type { AdapterDefinition } from '../adapters.js';
 import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
 import {
   NO_CAPABILITIES,
@@ -17,6 +16,7 @@ import {
   type CommandSpec,
   type Host,
   type StreamSpec,
+  type AdapterDefinition,
 } from '../host.js';
 import { parseJson, parseText } from './parse.js';
 import { PLACEHOLDERS, substitute, unknownPlaceholders, usesPlaceholder, type Placeholder } from './placeholders.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FractaError } from '../errors.js';
+import { FractaError } from './errors.js';
 
 const RUN_ID = /^\d{8}-\d{6}-\d{3}[0-9a-f]{5}$/;
 
