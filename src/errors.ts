@@ -73,3 +73,8 @@ export function asFractaError(value: unknown, fallback: ErrorCode = 'spawn_faile
   const message = value instanceof Error ? value.message : String(value);
   return new FractaError(fallback, message);
 }
+
+/** A write failed for want of room (a full disk, or a quota): the cause of a disk_full error. */
+export function isNoSpace(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'ENOSPC' || error.code === 'EDQUOT';
+}

@@ -6,39 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, runCli, startServer, structured, text, type Server } from './helpers/harness.js';
+import { CLAUDE, ECHO_AGENT, claudeRuntime, onCleanup, runCleanups, runCli, startServer, structured, text, type Server } from './helpers/harness.js';
 import { startModelServer, type ModelServer } from './model-server/anthropic.js';
 
 afterEach(runCleanups);
 
-/** The platform binary itself, so that a skipped postinstall does not matter. */
-const CLAUDE = ['node_modules/@anthropic-ai/claude-code-linux-x64/claude', 'node_modules/.bin/claude']
-  .map((file) => path.join(ROOT, file))
-  .find((file) => fs.existsSync(file))!;
-
 interface ClaudeSetup {
   readonly server: Server;
   readonly model: ModelServer;
-}
-
-function claudeRuntime(name: string, baseUrl: string, home: string, extra = ''): string {
-  return `
-    ${name}:
-      adapter: claude
-      command: ${CLAUDE}
-      model: fake-sonnet
-      model_tiers: { heavy: fake-opus, medium: fake-sonnet, light: fake-haiku }
-      max_retries: 0
-      nonessential_traffic: false
-      env:
-        HOME: ${home}/claude-home
-        TMPDIR: ${home}/claude-tmp
-        ANTHROPIC_BASE_URL: ${baseUrl}
-        ANTHROPIC_API_KEY: sk-ant-fake
-        DISABLE_AUTOUPDATER: "1"
-        DISABLE_TELEMETRY: "1"
-        DISABLE_ERROR_REPORTING: "1"
-${extra}`;
 }
 
 async function startClaude(options: { idleS?: number } = {}): Promise<ClaudeSetup> {

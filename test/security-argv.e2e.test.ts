@@ -7,21 +7,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text } from './helpers/harness.js';
+import { ECHO_AGENT, ROOT, claudeRuntime, onCleanup, runCleanups, startServer, structured, text } from './helpers/harness.js';
 import { startModelServer } from './model-server/anthropic.js';
 import { startGeminiServer } from './model-server/gemini.js';
 
 afterEach(runCleanups);
 
-const CLAUDE = ['node_modules/@anthropic-ai/claude-code-linux-x64/claude', 'node_modules/.bin/claude']
-  .map((file) => path.join(ROOT, file))
-  .find((file) => fs.existsSync(file))!;
 const GEMINI = path.join(ROOT, 'node_modules/.bin/gemini');
 
 function scratch(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), prefix));
   onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const sub of ['home', 'tmp', 'gemini-user/.gemini']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  for (const sub of ['home', 'tmp', 'claude-home', 'claude-tmp', 'gemini-user/.gemini']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   fs.writeFileSync(path.join(dir, 'gemini-user/.gemini/settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
   return dir;
 }
@@ -36,18 +33,7 @@ async function startAgents() {
 agents:
   default_runtime: claude
   kill_grace_s: 1
-  agent_runtimes:
-    claude:
-      adapter: claude
-      command: ${CLAUDE}
-      model: fake-sonnet
-      max_retries: 0
-      nonessential_traffic: false
-      env:
-        HOME: ${dir}/home
-        TMPDIR: ${dir}/tmp
-        ANTHROPIC_BASE_URL: ${claudeApi.url}
-        ANTHROPIC_API_KEY: sk-ant-fake
+  agent_runtimes:${claudeRuntime('claude', claudeApi.url, dir)}
     gemini:
       adapter: gemini
       command: ${GEMINI}

@@ -8,22 +8,13 @@ import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:c
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, CLI, ECHO_AGENT, killQuietly, makeSandbox, onCleanup, ROOT, runCleanups, startServer, structured, text, until } from './helpers/harness.js';
+import { alive, CLI, echoStdinConfig, killQuietly, makeSandbox, onCleanup, ROOT, runCleanups, startServer, structured, text, until } from './helpers/harness.js';
 
 afterEach(runCleanups);
 
 const FLOOD = path.join(ROOT, 'test/fixtures/flood-claude.mjs');
 
-const CONFIG = `
-agents:
-  default_runtime: echo-agent
-  kill_grace_s: 1
-  agent_runtimes:
-    echo-agent:
-      adapter: command
-      command: ${ECHO_AGENT}
-      args: ["--stdin"]
-`;
+const CONFIG = echoStdinConfig();
 
 /** The server's resident memory (or its peak), in bytes, from /proc. */
 function memory(pid: number, field: 'VmRSS' | 'VmHWM'): number {

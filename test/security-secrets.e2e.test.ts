@@ -10,14 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodedForms } from '../src/secrets.js';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text } from './helpers/harness.js';
+import { ECHO_AGENT, claudeRuntime, onCleanup, runCleanups, startServer, structured, text } from './helpers/harness.js';
 import { startModelServer } from './model-server/anthropic.js';
 
 afterEach(runCleanups);
-
-const CLAUDE = ['node_modules/@anthropic-ai/claude-code-linux-x64/claude', 'node_modules/.bin/claude']
-  .map((file) => path.join(ROOT, file))
-  .find((file) => fs.existsSync(file))!;
 
 /** Its two ends are what the assertions look for: any form of the secret, whole or cut, holds one. */
 const SECRET = 'Qx7Zq9Lm"a\\b/c<d>&é-Kw7s3VbR';
@@ -51,21 +47,7 @@ async function setup() {
 agents:
   default_runtime: claude
   kill_grace_s: 1
-  agent_runtimes:
-    claude:
-      adapter: claude
-      command: ${CLAUDE}
-      model: fake-sonnet
-      max_retries: 0
-      nonessential_traffic: false
-      env:
-        HOME: ${dir}/claude-home
-        TMPDIR: ${dir}/claude-tmp
-        ANTHROPIC_BASE_URL: ${model.url}
-        ANTHROPIC_API_KEY: sk-ant-fake
-        DEPLOY_TOKEN: "\${FRACTA_TEST_SECRET}"
-        DISABLE_AUTOUPDATER: "1"
-        DISABLE_TELEMETRY: "1"
+  agent_runtimes:${claudeRuntime('claude', model.url, dir, '', { DEPLOY_TOKEN: '${FRACTA_TEST_SECRET}' })}
     short-secret:
       adapter: command
       command: ${ECHO_AGENT}

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   alive,
   connectServer,
-  ECHO_AGENT,
+  echoStdinConfig,
   makeSandbox,
   onCleanup,
   readPidfile,
@@ -24,17 +24,7 @@ import {
 
 afterEach(runCleanups);
 
-const CONFIG = `
-agents:
-  default_runtime: echo-agent
-  kill_grace_s: 1
-  max_concurrent: 2
-  agent_runtimes:
-    echo-agent:
-      adapter: command
-      command: ${ECHO_AGENT}
-      args: ["--stdin"]
-`;
+const CONFIG = echoStdinConfig('  max_concurrent: 2\n');
 
 function mkfifo(file: string): void {
   fs.rmSync(file, { force: true });

@@ -8,13 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text } from './helpers/harness.js';
+import { CLAUDE, ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text } from './helpers/harness.js';
 
 afterEach(runCleanups);
-
-const CLAUDE = ['node_modules/@anthropic-ai/claude-code-linux-x64/claude', 'node_modules/.bin/claude']
-  .map((file) => path.join(ROOT, file))
-  .find((file) => fs.existsSync(file))!;
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();

@@ -3,7 +3,7 @@
  * into lines for a parser as it arrives, and append it to a log file without holding it in memory.
  */
 import fs from 'node:fs';
-import { FractaError } from '../errors.js';
+import { FractaError, isNoSpace } from '../errors.js';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type Readable } from 'node:stream';
@@ -97,7 +97,7 @@ export async function toFile(stream: Readable | null, file: string): Promise<Nod
 
 /** What a failed log write means for the run: a full disk has its own code and the fix. */
 export function outputFailure(error: NodeJS.ErrnoException, file: string): FractaError {
-  if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+  if (isNoSpace(error)) {
     return new FractaError('disk_full', `the disk holding ${file} is full (${error.code}), so the run's output is cut short: free space there (or point FRACTA_HOME elsewhere), then run it again`);
   }
   return new FractaError('internal_error', `fracta could not write the run's output to ${file} (${error.message}), so it is cut short`);

@@ -22,6 +22,12 @@ function startTime(pid: number): number | null {
 
 let self: ProcessIdentity | undefined;
 
+/** Whether a value read from disk (which a child can write) has the shape fracta writes. */
+export function isProcessIdentity(value: unknown): value is ProcessIdentity {
+  const owner = value as Partial<ProcessIdentity> | null;
+  return typeof owner === 'object' && owner !== null && Number.isInteger(owner.pid) && (owner.started === null || Number.isInteger(owner.started));
+}
+
 export function processIdentity(): ProcessIdentity {
   self ??= { pid: process.pid, started: startTime(process.pid) };
   return self;

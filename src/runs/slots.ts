@@ -19,7 +19,7 @@ import path from 'node:path';
 import { FractaError } from '../errors.js';
 import { groupAlive } from '../executor/process-group.js';
 import { isRunId } from '../run-id.js';
-import { processIdentity, provenAlive, type ProcessIdentity } from './identity.js';
+import { isProcessIdentity, processIdentity, provenAlive, type ProcessIdentity } from './identity.js';
 import { isRunProcess } from './run-process.js';
 import { readStateFileSync } from '../read-bounded.js';
 
@@ -40,9 +40,7 @@ interface Lease {
 /** A lease as fracta writes it, or undefined: a file of any other shape holds no slot. */
 function parseLease(text: string): Lease | undefined {
   const lease = JSON.parse(text) as Partial<Lease> | null;
-  const owner = lease?.owner;
-  if (!lease || typeof lease.run_id !== 'string' || !isRunId(lease.run_id) || !owner) return undefined;
-  if (!Number.isInteger(owner.pid) || !(owner.started === null || Number.isInteger(owner.started))) return undefined;
+  if (!lease || typeof lease.run_id !== 'string' || !isRunId(lease.run_id) || !isProcessIdentity(lease.owner)) return undefined;
   return lease as Lease;
 }
 

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FractaError } from '../errors.js';
+import { FractaError, isNoSpace } from '../errors.js';
 import { checkRunId } from '../run-id.js';
-import { processIdentity, type ProcessIdentity } from './identity.js';
+import { isProcessIdentity, processIdentity, type ProcessIdentity } from './identity.js';
 import { readStateFile, readStateFileSync } from '../read-bounded.js';
 import { runRecordSchema, type RunRecord, type RunStatus } from '../record.js';
 
@@ -41,7 +41,7 @@ export function parseRecord(text: string, file: string): RunRecord {
 
 /** A write of fracta's state that failed: a full disk has its own code and the fix. */
 export function writeFailure(error: NodeJS.ErrnoException, file: string): FractaError {
-  if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+  if (isNoSpace(error)) {
     return new FractaError('disk_full', `the disk holding ${file} is full (${error.code}): free space there (or point FRACTA_HOME elsewhere)`);
   }
   return new FractaError('state_corrupt', `fracta could not write ${file} (${error.message})`);
@@ -273,8 +273,8 @@ export class RunStore {
   /** Who marked the run active, or undefined when the marker does not say (older versions, or not fracta's). */
   activeOwner(id: string): ProcessIdentity | undefined {
     try {
-      const owner = JSON.parse(readStateFileSync(path.join(this.home, 'active', checkRunId(id)), 256)) as Partial<ProcessIdentity> | null;
-      return owner !== null && Number.isInteger(owner.pid) && (owner.started === null || Number.isInteger(owner.started)) ? (owner as ProcessIdentity) : undefined;
+      const owner: unknown = JSON.parse(readStateFileSync(path.join(this.home, 'active', checkRunId(id)), 256));
+      return isProcessIdentity(owner) ? owner : undefined;
     } catch {
       return undefined;
     }

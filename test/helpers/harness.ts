@@ -15,6 +15,51 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CLI = path.join(ROOT, 'dist/cli.js');
 export const ECHO_AGENT = path.join(ROOT, 'test/fixtures/echo-agent.mjs');
 
+/** The real claude: the platform binary itself, so that a skipped postinstall does not matter. */
+export const CLAUDE = ['node_modules/@anthropic-ai/claude-code-linux-x64/claude', 'node_modules/.bin/claude']
+  .map((file) => path.join(ROOT, file))
+  .find((file) => fs.existsSync(file))!;
+
+/**
+ * A claude runtime for fracta.yaml (under agent_runtimes) against a scripted Anthropic API at
+ * `baseUrl`, with its HOME and TMPDIR in `dir`/claude-home and `dir`/claude-tmp (the caller makes
+ * them). `env` adds variables; `extra` adds runtime keys.
+ */
+export function claudeRuntime(name: string, baseUrl: string, dir: string, extra = '', env: Record<string, string> = {}): string {
+  const more = Object.entries(env).map(([key, value]) => `        ${key}: ${JSON.stringify(value)}\n`).join('');
+  return `
+    ${name}:
+      adapter: claude
+      command: ${CLAUDE}
+      model: fake-sonnet
+      model_tiers: { heavy: fake-opus, medium: fake-sonnet, light: fake-haiku }
+      max_retries: 0
+      nonessential_traffic: false
+      env:
+        HOME: ${dir}/claude-home
+        TMPDIR: ${dir}/claude-tmp
+        ANTHROPIC_BASE_URL: ${baseUrl}
+        ANTHROPIC_API_KEY: sk-ant-fake
+        DISABLE_AUTOUPDATER: "1"
+        DISABLE_TELEMETRY: "1"
+        DISABLE_ERROR_REPORTING: "1"
+${more}${extra}`;
+}
+
+/** The fixture agent reading its prompt on stdin, as the only runtime; `agents` adds lines under agents:. */
+export function echoStdinConfig(agents = ''): string {
+  return `
+agents:
+  default_runtime: echo-agent
+  kill_grace_s: 1
+${agents}  agent_runtimes:
+    echo-agent:
+      adapter: command
+      command: ${ECHO_AGENT}
+      args: ["--stdin"]
+`;
+}
+
 /** The settings of a runtime whose CLI (the fixture) answers one JSON result object, as Claude's does. */
 export const ECHO_JSON_RUNTIME = `
       adapter: command
