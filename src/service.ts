@@ -95,7 +95,7 @@ export class Fracta {
 
   /** Created on first use, so that listing tools touches no disk. */
   get runner(): Runner {
-    this.runnerInstance ??= new Runner(new RunStore(fractaHome(this.env)), this.backend, undefined, this.remote);
+    this.runnerInstance ??= new Runner(new RunStore(fractaHome(this.env)), { backend: this.backend, remote: this.remote });
     return this.runnerInstance;
   }
 

@@ -6,7 +6,7 @@
  */
 import { capturedFile } from '../executor/captured.js';
 import { groupAlive, killGroup } from '../executor/process-group.js';
-import { boundOutput } from './conclude.js';
+import { recovered } from './terminal.js';
 import { provenAlive, sameProcess } from './identity.js';
 import { isFractaError } from '../errors.js';
 import { isRunProcess, runProcessGroups } from './run-process.js';
@@ -77,24 +77,7 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
     // A run on a cluster: its Job goes the same way (the policy is kill, not re-attach).
     const onCluster = record.kubernetes !== null && stopRemote !== undefined;
     if (onCluster) stopRemote!(record);
-    const logged = capturedFile(store.stdoutPath(id));
-    const tail = logged.bytes > 0 ? boundOutput(logged.tail(20_000), logged.bytes > 20_000, logged.bytes, record.log_uri) : undefined;
-    const never = record.status === 'queued';
-    await store.write({
-      ...record,
-      status: 'interrupted',
-      error: {
-        code: 'server_stopped',
-        message: never
-          ? `the fracta process that queued it (pid ${record.owner_pid}) stopped before it started; nothing ran: spawn it again`
-          : `the fracta process that ran it (pid ${record.owner_pid}) stopped without finishing it; ${onCluster ? `its Job ${record.kubernetes!.namespace}/${record.kubernetes!.job} is deleted` : alive ? 'its process group, still running, was killed' : 'its process was already gone'}; what it logged is kept at ${record.log_uri}`,
-      },
-      output: record.output ?? tail?.output ?? null,
-      output_truncated: record.output === null ? (tail?.truncated ?? false) : record.output_truncated,
-      output_bytes: record.output_bytes ?? (logged.bytes || null),
-      awaiting_input: false,
-      ended_at: new Date().toISOString(),
-    });
+    await store.write(recovered(record, { killed: alive, onCluster, stdout: capturedFile(store.stdoutPath(id)) }));
     store.markEnded(id);
     report.interrupted.push(id);
   }

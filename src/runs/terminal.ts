@@ -1,9 +1,13 @@
 /**
- * How a finished process becomes a terminal run record: why it stopped, what the host makes of its
- * output, and the bounded text a caller gets back (the whole output stays in the log).
+ * Every way a run ends, as a record: a process that finished (what the host makes of its output, why
+ * fracta stopped it), a run that never started (cancelled or stopped in the queue, refused at start),
+ * a run cancelled whose owner is gone, a terminal record the disk would not take, and a run recovered
+ * after its fracta died. One module, so each ending reads the same wherever it happens (as execa
+ * builds every result and error in one place). Each function is pure: the caller writes the record.
  */
 import { maskSecrets } from '../secrets.js';
-import { asFractaError } from '../errors.js';
+import { asFractaError, type FractaError } from '../errors.js';
+import type { CapturedOutput } from '../host/host.js';
 import { capturedFile } from '../executor/captured.js';
 import type { JobExit } from '../executor/backend.js';
 import type { Result } from '../events.js';
@@ -145,7 +149,8 @@ export interface Ending {
   readonly idleTimeoutS?: number | undefined;
 }
 
-export function conclude(record: RunRecord, host: Host, ending: Ending, secrets: readonly string[]): RunRecord {
+/** A run whose process ran and exited (or was stopped by fracta). */
+export function concluded(record: RunRecord, host: Host, ending: Ending, secrets: readonly string[]): RunRecord {
   const { exit, reason, stream } = ending;
   let outcome: Outcome;
   const stopped = reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown';
@@ -174,5 +179,80 @@ export function conclude(record: RunRecord, host: Host, ending: Ending, secrets:
     exit_code: exit.exitCode,
     signal: exit.signal,
     ended_at: new Date().toISOString(),
+  };
+}
+
+function ended(record: RunRecord, status: RunRecord['status'], error: NonNullable<RunRecord['error']>): RunRecord {
+  return { ...record, status, error, awaiting_input: false, ended_at: new Date().toISOString() };
+}
+
+/** Why a run ended before it ever started. */
+export type QueueEnd = 'cancel' | 'shutdown' | FractaError;
+
+/** A run that ends before it ever started: cancelled in the queue, fracta stopping, or no usable slot. */
+export function endedInQueue(record: RunRecord, reason: QueueEnd): RunRecord {
+  if (reason === 'cancel') return ended(record, 'cancelled', { code: 'cancelled', message: 'cancelled while queued; it never started' });
+  if (reason === 'shutdown') {
+    return ended(record, 'interrupted', { code: 'server_stopped', message: 'fracta stopped before this queued run started; nothing ran: spawn it again' });
+  }
+  return ended(record, 'failed', { code: reason.code, message: `${reason.message}; nothing ran` });
+}
+
+/** A run whose workspace or process could not be made (a missing command, a link in the workspace). */
+export function refusedAtStart(record: RunRecord, failure: FractaError, secrets: readonly string[]): RunRecord {
+  return ended(record, 'failed', { code: failure.code, message: maskSecrets(failure.message, secrets) });
+}
+
+/** A run of another fracta process (or of none) cancelled from here: its process tree or Job is gone. */
+export function cancelledElsewhere(record: RunRecord): RunRecord {
+  return ended(record, 'cancelled', {
+    code: 'cancelled',
+    message: record.kubernetes ? 'cancelled on request; its Job was deleted' : 'cancelled on request; its process group was killed',
+  });
+}
+
+/**
+ * What a run is answered as when its terminal record could not be written (a full disk): failed with
+ * that error, the status it reached named in the message.
+ */
+export function unwrittenRecord(final: RunRecord, error: FractaError): RunRecord {
+  return {
+    ...final,
+    status: 'failed',
+    error: {
+      code: error.code,
+      message: `the run ended (${final.status}${final.error ? `: ${final.error.message}` : ''}) but its record could not be written: ${error.message}; fracta tries again, and a fracta started later recovers it`,
+    },
+  };
+}
+
+/** What recovery found of a run whose fracta died. */
+export interface Orphan {
+  /** Its process group was still running and was killed. */
+  readonly killed: boolean;
+  /** It ran on a cluster, and its Job is being deleted. */
+  readonly onCluster: boolean;
+  /** Its stdout log, for the output the record never got. */
+  readonly stdout: CapturedOutput;
+}
+
+/** A run whose fracta died before it ended: interrupted, with the end of what it logged as its output. */
+export function recovered(record: RunRecord, orphan: Orphan): RunRecord {
+  const logged = orphan.stdout;
+  const tail = logged.bytes > 0 ? boundOutput(logged.tail(MAX_OUTPUT_CHARS), logged.bytes > MAX_OUTPUT_CHARS, logged.bytes, record.log_uri) : undefined;
+  const where = orphan.onCluster
+    ? `its Job ${record.kubernetes!.namespace}/${record.kubernetes!.job} is deleted`
+    : orphan.killed
+      ? 'its process group, still running, was killed'
+      : 'its process was already gone';
+  const message =
+    record.status === 'queued'
+      ? `the fracta process that queued it (pid ${record.owner_pid}) stopped before it started; nothing ran: spawn it again`
+      : `the fracta process that ran it (pid ${record.owner_pid}) stopped without finishing it; ${where}; what it logged is kept at ${record.log_uri}`;
+  return {
+    ...ended(record, 'interrupted', { code: 'server_stopped', message }),
+    output: record.output ?? tail?.output ?? null,
+    output_truncated: record.output === null ? (tail?.truncated ?? false) : record.output_truncated,
+    output_bytes: record.output_bytes ?? (logged.bytes || null),
   };
 }

@@ -1,0 +1,78 @@
+/**
+ * A streamed run's turns. Every streamed run has a LiveSession that parses its output into events and
+ * ends a turn on each result. A host with live input (encodeMessage) takes the next message on the
+ * same process's stdin; one without it ends its process with each turn, and the next message starts
+ * a new process that resumes the session, handed to the run's watcher while it waits between turns.
+ */
+import { FractaError } from '../errors.js';
+import type { RunningJob } from '../executor/backend.js';
+import type { StreamSpec } from '../host/host.js';
+import { sessionBusy } from './cross-process.js';
+import { EventLog } from './event-log.js';
+import type { Run } from './run.js';
+import { LiveSession } from './session.js';
+import type { RunStore } from './store.js';
+import { applyResult } from './terminal.js';
+
+/** A turn's result may come a moment before its process is gone: how long a message waits for that. */
+const HANDOVER_TRIES = 100;
+const HANDOVER_MS = 10;
+
+/**
+ * The session of a streamed run. `takesMessages` is false where the run ends with its one turn (a
+ * pod has no stdin, and its session ends with it): nobody is told to send.
+ */
+export function openSession(run: Run, spec: StreamSpec, store: RunStore, takesMessages: boolean, onExpired: (reason: 'timeout' | 'idle') => void): LiveSession {
+  const { plan } = run;
+  const log = new EventLog(store.eventsPath(plan.runId), plan.childEnv.secrets);
+  return new LiveSession(spec, log, { turnTimeoutMs: plan.timeoutS * 1000, idleMs: plan.sessionIdleMs }, {
+    onEvent: (event) => {
+      if (event.type === 'init' && event.session_id && run.record.resume_token === null) run.update({ resume_token: event.session_id });
+      run.emit(event);
+    },
+    onTurnDone: (result) => {
+      const session = run.session!;
+      // A turn ends on its result: a process that lingers after it is not waited for.
+      if (!session.live && run.job) {
+        const job = run.job;
+        const linger = setTimeout(() => void job.terminate(), plan.killGraceMs);
+        void job.exited.then(() => clearTimeout(linger));
+      }
+      run.update({ ...applyResult(run.record, result, plan.childEnv.secrets), awaiting_input: takesMessages, turns_done: session.turnsDone });
+      if (takesMessages) run.turnEnded();
+    },
+    onExpired,
+  });
+}
+
+/** The next turn of a session without live input: a new process resuming the session, handed to the watcher. */
+export async function nextTurn(run: Run, session: LiveSession, message: string, start: (spec: StreamSpec) => Promise<RunningJob>): Promise<void> {
+  const { plan } = run;
+  if (run.phase !== 'between_turns' && session.awaitingInput && run.job) {
+    await run.job.exited;
+    for (let tries = 0; run.phase === 'running' && tries < HANDOVER_TRIES; tries++) await new Promise((resolve) => setTimeout(resolve, HANDOVER_MS));
+  }
+  if (run.phase !== 'between_turns') throw sessionBusy();
+  const spec = plan.resolved.host.buildStreamCommand({
+    ...plan.commandInput,
+    prompt: message,
+    resumeToken: session.sessionId ?? run.record.resume_token ?? plan.commandInput.resumeToken,
+  });
+  session.beginTurn(message);
+  let job: RunningJob;
+  try {
+    job = await start(spec);
+  } catch (error) {
+    session.abandonTurn();
+    throw error;
+  }
+  // Stopped while the process started: nothing would watch it.
+  if (run.phase !== 'between_turns') {
+    await job.terminate();
+    throw new FractaError('session_closed', `run ${run.runId} is closing and takes no more messages`);
+  }
+  run.job = job;
+  session.attach(job, spec);
+  run.update({ pid: job.pid, awaiting_input: false });
+  run.openGate(job);
+}
