@@ -1,8 +1,8 @@
 /**
  * The names a child agent and a client script against, on the ground floor so that hosts, the plan and
- * the MCP layer share them without importing one another: fracta's MCP tool and server names and the
- * wait ceilings its tools hold to. (The chain a child inherits travels in FRACTA_HOME, FRACTA_RUN_ID,
- * FRACTA_PARENT_RUN, FRACTA_ROOT_RUN and FRACTA_DEPTH; runs/lineage.ts reads them back as a claim.)
+ * the MCP layer share them without importing one another: fracta's MCP tool and server names, the
+ * wait ceilings its tools hold to, and the FRACTA_* variables of the chain a child inherits (which
+ * spawn/lineage.ts reads back as a claim).
  */
 
 /** The names of fracta's MCP tools: the contract clients script against, and what a child is allowed. */
@@ -16,3 +16,20 @@ export const FRACTA_SERVER_NAME = 'fracta';
 export const MAX_WAIT_S = 50;
 /** How long spawn and send wait when the caller does not say. */
 export const DEFAULT_WAIT_S = 20;
+
+/** What fracta puts in a child's environment, and reads back from its own. */
+export const FRACTA_ENV = {
+  /** The state folder the child's own fracta shares. */
+  HOME: 'FRACTA_HOME',
+  /** The run the process belongs to (how recovery finds a run's processes). */
+  RUN_ID: 'FRACTA_RUN_ID',
+  /** The chain: the run whose agent spawns, the root of its tree, and the depth of that run. */
+  PARENT_RUN: 'FRACTA_PARENT_RUN',
+  ROOT_RUN: 'FRACTA_ROOT_RUN',
+  DEPTH: 'FRACTA_DEPTH',
+} as const;
+
+/** The chain the agent of run `runId` inherits, so that what it spawns joins the same tree. */
+export function chainEnv(runId: string, rootRun: string, depth: number): Record<string, string> {
+  return { [FRACTA_ENV.PARENT_RUN]: runId, [FRACTA_ENV.ROOT_RUN]: rootRun, [FRACTA_ENV.DEPTH]: String(depth) };
+}

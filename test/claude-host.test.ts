@@ -12,6 +12,7 @@ import { parseClaudeLine } from '../src/host/claude/stream.js';
 import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
+import { writeWorkspaceFiles } from '../src/workspace/files.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/claude');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-claude-host-'));
@@ -104,7 +105,7 @@ describe('claude command line', () => {
   it('writes fracta and the runtime MCP servers into the workspace', async () => {
     const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
     const extra = host({ mcp_servers: { docs: { command: 'docs-mcp', args: ['--stdio'] } } });
-    await extra.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} });
+    writeWorkspaceFiles(workdir, await extra.workspaceFiles(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} }));
     const config = JSON.parse(fs.readFileSync(path.join(workdir, '.fracta/mcp.json'), 'utf8'));
     expect(config).toEqual({
       mcpServers: {

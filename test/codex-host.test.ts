@@ -15,6 +15,7 @@ import type { Result } from '../src/events.js';
 import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
+import { writeWorkspaceFiles } from '../src/workspace/files.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/codex');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-codex-host-'));
@@ -166,12 +167,12 @@ describe('codex command line', () => {
 
   it('writes fracta\'s server for the launcher into the workspace, private', async () => {
     const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host().writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} });
+    writeWorkspaceFiles(workdir, await host().workspaceFiles(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} }));
     const file = path.join(workdir, '.fracta/codex-mcp.json');
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ fracta: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } } });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     const none = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host().writeWorkspace(none, { allowedTools: undefined, fractaServer: undefined, env: {} });
+    writeWorkspaceFiles(none, await host().workspaceFiles(none, { allowedTools: undefined, fractaServer: undefined, env: {} }));
     expect(fs.readdirSync(none)).toEqual([]);
   });
 

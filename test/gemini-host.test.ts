@@ -14,6 +14,7 @@ import type { Result } from '../src/events.js';
 import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
+import { writeWorkspaceFiles } from '../src/workspace/files.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/gemini');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-gemini-host-'));
@@ -174,7 +175,7 @@ describe('gemini per-run home', () => {
       permissions: { exclude_tools: ['google_web_search'] },
     });
     const env = { GEMINI_CLI_HOME: home };
-    await gemini.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: fracta, env });
+    writeWorkspaceFiles(workdir, await gemini.workspaceFiles(workdir, { allowedTools: undefined, fractaServer: fracta, env }));
 
     const runHome = path.join(workdir, '.fracta/gemini');
     expect(fs.statSync(runHome).mode & 0o777).toBe(0o700);
@@ -201,7 +202,7 @@ describe('gemini per-run home', () => {
     expect(fs.readFileSync(path.join(workdir, '.fracta/gemini-ignore'), 'utf8')).toBe('.fracta/\n');
 
     // A resume in the same workspace writes it again (new servers), links and all.
-    await gemini.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined, env });
+    writeWorkspaceFiles(workdir, await gemini.workspaceFiles(workdir, { allowedTools: undefined, fractaServer: undefined, env }));
     const again = JSON.parse(fs.readFileSync(path.join(runHome, '.gemini/settings.json'), 'utf8'));
     expect(Object.keys(again.mcpServers)).toEqual(['docs']);
     expect(fs.readFileSync(path.join(runHome, '.gemini/oauth_creds.json'), 'utf8')).toContain('user-token');
@@ -211,7 +212,7 @@ describe('gemini per-run home', () => {
     const home = userHome({});
     const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
     const env = { GEMINI_CLI_HOME: home, GEMINI_API_KEY: 'k', GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:9' };
-    await host({ env }).writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined, env });
+    writeWorkspaceFiles(workdir, await host({ env }).workspaceFiles(workdir, { allowedTools: undefined, fractaServer: undefined, env }));
     const settings = JSON.parse(fs.readFileSync(path.join(workdir, '.fracta/gemini/.gemini/settings.json'), 'utf8'));
     expect(settings.security).toEqual({ auth: { selectedType: 'gemini-api-key' } });
     expect(settings.mcpServers).toBeUndefined();
@@ -220,11 +221,11 @@ describe('gemini per-run home', () => {
   it('auth_type wins over the user\'s choice; a home made by an earlier run links through to the user\'s files', async () => {
     const home = userHome({ security: { auth: { selectedType: 'oauth-personal', enforcedType: 'oauth-personal' } } });
     const first = fs.mkdtempSync(path.join(tmp, 'ws-'));
-    await host({ env: { GEMINI_CLI_HOME: home } }).writeWorkspace(first, { allowedTools: undefined, fractaServer: undefined, env: { GEMINI_CLI_HOME: home } });
+    writeWorkspaceFiles(first, await host({ env: { GEMINI_CLI_HOME: home } }).workspaceFiles(first, { allowedTools: undefined, fractaServer: undefined, env: { GEMINI_CLI_HOME: home } }));
     // A gemini child that spawns through fracta passes its own per-run home on.
     const second = fs.mkdtempSync(path.join(tmp, 'ws-'));
     const childHome = { GEMINI_CLI_HOME: path.join(first, '.fracta/gemini') };
-    await host({ env: childHome, auth_type: 'vertex-ai' }).writeWorkspace(second, { allowedTools: undefined, fractaServer: undefined, env: childHome });
+    writeWorkspaceFiles(second, await host({ env: childHome, auth_type: 'vertex-ai' }).workspaceFiles(second, { allowedTools: undefined, fractaServer: undefined, env: childHome }));
     const settings = JSON.parse(fs.readFileSync(path.join(second, '.fracta/gemini/.gemini/settings.json'), 'utf8'));
     expect(settings.security.auth).toEqual({ selectedType: 'vertex-ai', enforcedType: 'oauth-personal' });
     expect(fs.readlinkSync(path.join(second, '.fracta/gemini/.gemini/oauth_creds.json'))).toBe(fs.realpathSync(path.join(home, '.gemini/oauth_creds.json')));

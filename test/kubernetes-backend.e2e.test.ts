@@ -61,6 +61,7 @@ function writeKubeconfig(folder: string, server: string, context = 'fake'): stri
 
 interface TestRun {
   readonly job: Job;
+  readonly kubernetes: KubernetesRun;
   readonly lines: string[];
   /** Resolves with the first line the parser gets. */
   readonly firstLine: Promise<string>;
@@ -81,7 +82,6 @@ function makeRun(options: { runId?: string; kubeconfigFile?: string; secretRef?:
     runtime: 'claude',
     timeoutS: 600,
     fractaEnv: { FRACTA_RUN_ID: runId },
-    files: [{ path: '.claude/settings.json', content: '{"permissions":{}}' }],
   };
   const job: Job = {
     runId,
@@ -98,9 +98,9 @@ function makeRun(options: { runId?: string; kubeconfigFile?: string; secretRef?:
     stderrPath: path.join(dir, `${runId}.stderr.log`),
     killGraceMs: 1_000,
     secrets: [LOCAL_SECRET],
-    kubernetes,
+    files: [{ path: '.claude/settings.json', content: '{"permissions":{}}' }],
   };
-  return { job, lines, firstLine };
+  return { job, kubernetes, lines, firstLine };
 }
 
 function seedApiKey(data: Record<string, string> = { 'api-key': Buffer.from('sk-cluster').toString('base64') }): void {
@@ -108,14 +108,14 @@ function seedApiKey(data: Record<string, string> = { 'api-key': Buffer.from('sk-
 }
 
 async function start(run: TestRun): Promise<RunningJob> {
-  const started = await kubernetesBackend().start(run.job);
+  const started = await kubernetesBackend().start(run.job, run.kubernetes);
   running.push(started);
   return started;
 }
 
 async function startError(run: TestRun): Promise<FractaError> {
   const error = await kubernetesBackend()
-    .start(run.job)
+    .start(run.job, run.kubernetes)
     .then(
       () => undefined,
       (thrown: unknown) => thrown,
@@ -162,7 +162,7 @@ describe('kubernetes backend', () => {
     const job = await start(run);
 
     expect(job.pid).toBeNull();
-    expect(job.location).toEqual({ backend: 'kubernetes', namespace: NAMESPACE, job: jobNameOf(run), context: 'fake' });
+    expect(job.place).toEqual({ backend: 'kubernetes', kubernetes: { namespace: NAMESPACE, job: jobNameOf(run), context: 'fake' } });
     expect(await job.exited).toEqual({ exitCode: 0, signal: null });
     expect(fs.readFileSync(run.job.stdoutPath)).toEqual(bytes);
     expect(run.lines).toEqual(['{"type":"system","note":"héllo 日本"}', '{"type":"result","result":"done ✓","is_error":false}']);
@@ -411,12 +411,12 @@ describe('kubernetes backend', () => {
       ].join('\n'),
     );
     const chosen = makeRun({ kubeconfigFile: file });
-    const job = await start({ ...chosen, job: { ...chosen.job, kubernetes: { ...chosen.job.kubernetes!, config: { ...chosen.job.kubernetes!.config, context: 'staging' } } } });
-    expect(job.location?.context).toBe('staging');
+    const job = await start({ ...chosen, kubernetes: { ...chosen.kubernetes, config: { ...chosen.kubernetes.config, context: 'staging' } } });
+    expect(job.place?.kubernetes?.context).toBe('staging');
     expect(await job.exited).toEqual({ exitCode: 0, signal: null });
 
     const unknown = makeRun({ kubeconfigFile: file });
-    const error = await startError({ ...unknown, job: { ...unknown.job, kubernetes: { ...unknown.job.kubernetes!, config: { ...unknown.job.kubernetes!.config, context: 'prod' } } } });
+    const error = await startError({ ...unknown, kubernetes: { ...unknown.kubernetes, config: { ...unknown.kubernetes.config, context: 'prod' } } });
     expect(error.code).toBe('config_invalid');
     expect(error.message).toContain('"prod" is not a context of the kubeconfig (it has: laptop, staging)');
   });

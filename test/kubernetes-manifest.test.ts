@@ -19,7 +19,7 @@ import {
   SECRET_MAX_BYTES,
 } from '../src/executor/kubernetes/manifest.js';
 import { labelValue } from '../src/executor/kubernetes/names.js';
-import { MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type KubernetesRun } from '../src/executor/kubernetes/types.js';
+import { MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type ManifestInput } from '../src/executor/kubernetes/types.js';
 import { thrown } from './helpers/thrown.js';
 
 const RUN_ID = '20261124-034105-123-ab12f';
@@ -42,9 +42,9 @@ function localJob(overrides: Partial<Job> = {}): Job {
   };
 }
 
-type RunOverrides = Omit<Partial<KubernetesRun>, 'config'> & { config?: Partial<KubernetesRun['config']> };
+type RunOverrides = Omit<Partial<ManifestInput>, 'config'> & { config?: Partial<ManifestInput['config']> };
 
-function kubeRun(overrides: RunOverrides = {}): KubernetesRun {
+function kubeRun(overrides: RunOverrides = {}): ManifestInput {
   const { config, ...rest } = overrides;
   return {
     runtime: 'claude',

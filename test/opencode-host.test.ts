@@ -17,6 +17,7 @@ import { OpencodeTurn } from '../src/host/opencode/stream.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { FRACTA_TOOL_NAMES } from '../src/names.js';
 import { thrown } from './helpers/thrown.js';
+import { writeWorkspaceFiles } from '../src/workspace/files.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/opencode');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-opencode-host-'));
@@ -192,7 +193,7 @@ describe('opencode command line', () => {
     it('writes fracta and the runtime MCP servers as local servers', async () => {
       const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
       const extra = host({ mcp_servers: { docs: { command: 'docs-mcp', args: ['--stdio'], env: { A: '1' } } } });
-      await extra.writeWorkspace(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} });
+      writeWorkspaceFiles(workdir, await extra.workspaceFiles(workdir, { allowedTools: undefined, fractaServer: { command: '/bin/node', args: ['cli.js', 'mcp'], env: { FRACTA_DEPTH: '1' } }, env: {} }));
       const config = JSON.parse(fs.readFileSync(path.join(workdir, '.fracta/opencode.json'), 'utf8'));
       expect(config.mcp).toEqual({
         docs: { type: 'local', command: ['docs-mcp', '--stdio'], environment: { A: '1' }, enabled: true },
@@ -203,7 +204,7 @@ describe('opencode command line', () => {
 
     it('writes nothing without MCP servers', async () => {
       const workdir = fs.mkdtempSync(path.join(tmp, 'ws-'));
-      await host().writeWorkspace(workdir, { allowedTools: undefined, fractaServer: undefined, env: {} });
+      writeWorkspaceFiles(workdir, await host().workspaceFiles(workdir, { allowedTools: undefined, fractaServer: undefined, env: {} }));
       expect(fs.readdirSync(workdir)).toEqual([]);
     });
 

@@ -40,7 +40,7 @@ function turnHost(live: boolean): Host {
     resumeInSameWorkdir: true,
     capabilities: () => ({ stream: true, resumeToken: true, agentMcp: false, toolPermissions: false }),
     command: () => TURN_AGENT,
-    writeWorkspace: async () => undefined,
+    workspaceFiles: async () => [],
     bootstrap: defaultBootstrap,
     buildBatchCommand: (input) => ({ ...stream(input), args: [] }),
     parseBatchOutput: () => ({ output: '', isError: false, warnings: [] }),

@@ -1,9 +1,12 @@
 /**
- * Where a run's process lives. `local` runs it on this machine; a Kubernetes backend will run it as a
- * Job behind the same interface. The executor knows nothing of MCP.
+ * Where a run's process lives, behind one contract: the local backend runs it on this machine, the
+ * kubernetes backend (executor/kubernetes/) as a Job on a cluster. A plan picks the backend and binds
+ * the run's own settings into a RunTarget; the runner only starts and watches what it is given.
+ * The executor knows nothing of MCP, of runs' records or of plans.
  */
 import type { FractaError } from '../errors.js';
-import type { KubernetesLocation, KubernetesRun } from './kubernetes/types.js';
+import type { RunRecord } from '../record.js';
+import type { WorkspaceFile } from '../workspace/files.js';
 
 export interface Job {
   readonly runId: string;
@@ -26,8 +29,11 @@ export interface Job {
   readonly killGraceMs: number;
   /** Values masked (***) in everything the child writes, before it reaches a file or a parser. */
   readonly secrets?: readonly string[];
-  /** Set for a run on the kubernetes backend: what the pod is made of (`env` above is never sent there). */
-  readonly kubernetes?: KubernetesRun;
+  /**
+   * The files the run needs in its workspace, put there before the process starts (a later turn of
+   * the same run has none: they are there already).
+   */
+  readonly files?: readonly WorkspaceFile[];
 }
 
 export interface JobExit {
@@ -44,8 +50,8 @@ export interface JobExit {
 export interface RunningJob {
   /** The child's pid, which is also its process group id; null where the run is not a local process. */
   readonly pid: number | null;
-  /** Where a run that is not a local process lives (its Job on a cluster), for cancel and reconcile. */
-  readonly location?: KubernetesLocation;
+  /** What the record says of where the run lives, once the backend knows more than the plan did (the kubeconfig context a Job went to). */
+  readonly place?: RunPlace;
   /** Settles once the child has exited, what it left of its tree is reaped and the logs are flushed. */
   readonly exited: Promise<JobExit>;
   /** Stops the whole process tree: SIGTERM, then SIGKILL after the grace. */
@@ -57,7 +63,22 @@ export interface RunningJob {
 }
 
 export interface ExecutionBackend {
-  readonly name: string;
   /** Starts the job; rejects with a FractaError when it cannot start (command missing, say). */
   start(job: Job): Promise<RunningJob>;
+}
+
+/** The record's account of where a run lives: this machine, or a Job on a cluster (to cancel or reconcile it later). */
+export type RunPlace = Pick<RunRecord, 'backend' | 'kubernetes'>;
+
+/** Where a plan sends one run: a backend with the run's own settings bound in. */
+export interface RunTarget extends ExecutionBackend {
+  /** Known before the run starts, for its first record. */
+  readonly place: RunPlace;
+  /**
+   * Whether a streamed run outlives its first turn (messages, a process per turn). A pod has no
+   * stdin and its session ends with it: one turn.
+   */
+  readonly multiTurn: boolean;
+  /** A repository the backend clones into the workspace itself (a pod's init container), for the record. */
+  readonly clone?: { readonly url: string; readonly baseBranch: string; readonly branch: string };
 }

@@ -13,6 +13,7 @@ import { FractaError } from '../errors.js';
 import type { ExecutionBackend, Job, JobExit, RunningJob } from './backend.js';
 import { killGroup } from './process-group.js';
 import { diskFull, masked, outputFailure, splitLines, toFile, within } from './output.js';
+import { writeWorkspaceFiles } from '../workspace/files.js';
 
 /** After the tree is reaped, how long to wait for pipes held open by a process that left the group. */
 const DRAIN_MS = 2_000;
@@ -51,9 +52,8 @@ function whenSpawned(child: ChildProcess): Promise<NodeJS.ErrnoException | undef
 }
 
 export const localBackend: ExecutionBackend = {
-  name: 'local',
-
   async start(job: Job): Promise<RunningJob> {
+    if (job.files) writeWorkspaceFiles(job.cwd, job.files);
     const secrets = job.secrets ?? [];
     const stdoutTarget = outputTarget(job.stdoutPath, secrets.length > 0 || job.onStdoutLine !== undefined || job.onOutput !== undefined);
     const stderrTarget = outputTarget(job.stderrPath, secrets.length > 0 || job.onOutput !== undefined);

@@ -6,6 +6,7 @@ import { FractaError, type ErrorCode } from '../errors.js';
 import type { Result, StreamParser } from '../events.js';
 import type { z } from 'zod';
 import type { RuntimeConfig } from '../config/runtime.js';
+import type { WorkspaceFile } from '../workspace/files.js';
 
 export interface Capabilities {
   /** Events as the agent works, and follow-up messages into a live session. */
@@ -41,8 +42,8 @@ export interface CommandSpec {
   readonly stdin?: string;
   /** Variables added on top of the runtime's environment. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Files (paths relative to the workspace) the executor writes before the run. */
-  readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string }>;
+  /** Files (paths relative to the workspace) the run needs; the backend puts them there before the run. */
+  readonly files?: readonly WorkspaceFile[];
   /** What the host had to adjust in the request, said in the result. */
   readonly warnings?: readonly string[];
 }
@@ -137,7 +138,8 @@ export interface Host {
   readonly resumeInSameWorkdir: boolean;
   /** The executable this host runs, for preflight and `fracta runtimes`. */
   command(): string;
-  writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void>;
+  /** The files the host needs in the run's workspace (settings, MCP config), declared: the backend puts them there. */
+  workspaceFiles(workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]>;
   bootstrap(task: string, baseBranch: string | undefined, contract: string | undefined): BootstrapFile;
   /** Pure: no side effects, so a bad request fails here before anything exists on disk. */
   buildBatchCommand(input: CommandInput): CommandSpec;

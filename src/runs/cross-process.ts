@@ -70,7 +70,7 @@ export async function cancelElsewhere(store: RunStore, runId: string, killGraceM
   store.requestCancel(runId);
   if (record.pid !== null && isRunProcess(record.pid, runId)) {
     await killGroup(record.pid, killGraceMs);
-  } else if (record.kubernetes && remote) {
+  } else if (record.backend !== 'local' && remote) {
     await remote.stop(record);
   }
   if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) {

@@ -5,7 +5,6 @@
 import { maskSecrets } from '../secrets.js';
 import { isStreamSpec } from '../host/host.js';
 import type { SpawnPlan } from '../spawn/plan.js';
-import { jobName } from '../executor/kubernetes/names.js';
 import { processIdentity } from './identity.js';
 import type { RunRecord } from '../record.js';
 import type { RunStore } from './store.js';
@@ -22,6 +21,18 @@ function recordArgv(plan: SpawnPlan): string[] {
     const masked = maskSecrets(arg, plan.childEnv.secrets);
     return masked.length > ARGV_ELEMENT_CHARS ? `${masked.slice(0, ARGV_ELEMENT_CHARS)}… (${masked.length} characters)` : masked;
   });
+}
+
+/** The record's git part before the run: the branch it works on, nothing changed yet. */
+function gitSummary(plan: SpawnPlan): RunRecord['git'] {
+  // A clone the backend makes (in a pod, gone when the run ends): what the agent pushed is on the remote.
+  const clone = plan.target.clone;
+  const base = clone
+    ? { repo: clone.url, branch: clone.branch, base_branch: clone.baseBranch, base_commit: null }
+    : plan.repo?.baseCommit
+      ? { repo: plan.repo.repo, branch: plan.repo.branch, base_branch: plan.repo.baseBranch, base_commit: plan.repo.baseCommit }
+      : undefined;
+  return base ? { ...base, commits: [], uncommitted: [], diff: { files: [], insertions: 0, deletions: 0 }, branch_kept: null } : null;
 }
 
 /** How much of the task the record shows. */
@@ -72,34 +83,10 @@ export function initialRecord(plan: SpawnPlan, store: RunStore, maskedTask: stri
     children: [],
     owner_started: processIdentity().started,
     workspace_mode: plan.sharedWorkspace ? 'shared' : (plan.repo?.mode ?? 'fresh'),
-    backend: plan.kubernetes ? 'kubernetes' : 'local',
-    // Known before the Job exists, and written before it is made: a fracta that dies in between
-    // leaves a record through which the next start finds the Job and deletes it.
-    kubernetes: plan.kubernetes ? { namespace: plan.kubernetes.config.namespace, job: jobName(runId), context: plan.kubernetes.config.context ?? null } : null,
-    git: plan.kubernetes?.git
-      ? {
-          // Cloned in the pod, which is gone when the run ends: what the agent pushed is on the remote.
-          repo: plan.kubernetes.git.url,
-          branch: plan.kubernetes.git.branch,
-          base_branch: plan.kubernetes.git.baseBranch,
-          base_commit: null,
-          commits: [],
-          uncommitted: [],
-          diff: { files: [], insertions: 0, deletions: 0 },
-          branch_kept: null,
-        }
-      : plan.repo?.baseCommit
-      ? {
-          repo: plan.repo.repo,
-          branch: plan.repo.branch,
-          base_branch: plan.repo.baseBranch,
-          base_commit: plan.repo.baseCommit,
-          commits: [],
-          uncommitted: [],
-          diff: { files: [], insertions: 0, deletions: 0 },
-          branch_kept: null,
-        }
-      : null,
+    // Known before the process or Job exists, and written before it is made: a fracta that dies in
+    // between leaves a record through which the next start finds a Job and deletes it.
+    ...plan.target.place,
+    git: gitSummary(plan),
     stream: isStreamSpec(plan.command),
     awaiting_input: false,
     turns_done: 0,

@@ -83,3 +83,62 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
   }
   return report;
 }
+
+/** Runs on clusters, as recovery reaches them: delete a dead run's Job, sweep the Jobs no run accounts for. */
+export interface RemoteRecovery {
+  stop(record: RunRecord): Promise<void>;
+  reconcile(owned: (runId: string) => Promise<boolean>): Promise<{
+    readonly deleted: ReadonlyArray<{ readonly namespace: string; readonly job: string }>;
+    readonly failed: ReadonlyArray<{ readonly namespace: string; readonly message: string }>;
+  }>;
+}
+
+/** How long recovery waits for a cluster to answer before it says so and moves on. */
+const CLUSTER_CALL_MS = 30_000;
+
+function clusterCall<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the cluster did not answer within ${CLUSTER_CALL_MS / 1000} s`)), CLUSTER_CALL_MS);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface Recovery {
+  readonly report: RecoveryReport;
+  /** What was done on clusters (Jobs of dead runs deleted, orphans reconciled), a line each, once they answered. */
+  readonly clusters: Promise<string[]>;
+}
+
+/**
+ * Recovery of a whole FRACTA_HOME when fracta starts: this machine's runs at once; the clusters in
+ * the background, each call bounded, so a cluster that does not answer holds up no spawn.
+ */
+export async function recoverHome(store: RunStore, killGraceMs: number, remote: RemoteRecovery): Promise<Recovery> {
+  const deletions: Array<Promise<string>> = [];
+  const report = await recoverRuns(store, killGraceMs, (record) => {
+    deletions.push(
+      clusterCall(remote.stop(record)).then(
+        () => `run ${record.run_id}: its Job ${record.kubernetes?.namespace}/${record.kubernetes?.job} was deleted`,
+        (error: Error) => `run ${record.run_id}: its Job could not be deleted: ${error.message}`,
+      ),
+    );
+  });
+  const clusters = (async () => {
+    const lines = await Promise.all(deletions);
+    const swept = await clusterCall(
+      remote.reconcile(async (runId) => {
+        const record = await store.read(runId).catch(() => undefined);
+        return record !== undefined && !isTerminal(record.status);
+      }),
+    ).catch((error: Error) => {
+      lines.push(`could not reconcile Jobs on the cluster: ${error.message}`);
+      return { deleted: [], failed: [] };
+    });
+    if (swept.deleted.length > 0) lines.push(`deleted ${swept.deleted.length} Job(s) no run accounts for: ${swept.deleted.map((orphan) => `${orphan.namespace}/${orphan.job}`).join(', ')}`);
+    for (const failure of swept.failed) lines.push(`could not reconcile Jobs in namespace "${failure.namespace}": ${failure.message}`);
+    return lines;
+  })();
+  return { report, clusters };
+}

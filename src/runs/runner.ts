@@ -6,8 +6,8 @@
  */
 import { maskSecrets } from '../secrets.js';
 import { asFractaError, FractaError, isFractaError } from '../errors.js';
-import type { ExecutionBackend, RunningJob } from '../executor/backend.js';
-import { collectWorkspaceFiles } from '../executor/kubernetes/files.js';
+import type { RunningJob } from '../executor/backend.js';
+import type { WorkspaceFile } from '../workspace/files.js';
 import { prepareWorkspace } from './workspace.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import type { LoggedEvent } from '../events.js';
@@ -24,18 +24,11 @@ import { initialRecord } from './initial-record.js';
 import { settleWorkspace } from './settle-workspace.js';
 import { writeFailure, type RunStore } from './store.js';
 
-/** Runs that are not local processes (Jobs on a cluster): their backend, loaded when first needed, and how to stop one this process does not own. */
-export interface RemoteRuns extends RemoteStop {
-  backend(): Promise<ExecutionBackend>;
-  /** The HOME_LABEL value of this fracta install. */
-  readonly home: string;
-}
-
 export interface RunnerOptions {
-  readonly backend: ExecutionBackend;
   /** Grace for runs of other processes, which this one has no plan for. */
   readonly killGraceMs?: number;
-  readonly remote?: RemoteRuns;
+  /** How to stop a run of another process that is not a local process (a Job on a cluster). */
+  readonly remote?: RemoteStop;
 }
 
 export class Runner {
@@ -110,11 +103,10 @@ export class Runner {
   private async launch(run: Run): Promise<void> {
     const { plan } = run;
     run.record = { ...run.record, status: 'running' };
-    if (isStreamSpec(plan.command)) run.session = openSession(run, plan.command, this.store, plan.kubernetes === undefined, (reason) => void this.stop(run, reason));
+    if (isStreamSpec(plan.command)) run.session = openSession(run, plan.command, this.store, plan.target.multiTurn, (reason) => void this.stop(run, reason));
     let job: RunningJob;
     try {
-      await prepareWorkspace(plan);
-      job = await this.startProcess(run, plan.command);
+      job = await this.startProcess(run, plan.command, await prepareWorkspace(plan));
     } catch (error) {
       await this.finish(run, refusedAtStart(run.record, asFractaError(error, 'spawn_failed'), plan.childEnv.secrets), true);
       return;
@@ -122,14 +114,7 @@ export class Runner {
     run.job = job;
     run.enter('running');
     run.heardFrom(() => void this.stop(run, 'silent'));
-    const location = job.location;
-    run.record = {
-      ...run.record,
-      pid: job.pid,
-      started_at: new Date().toISOString(),
-      backend: location ? 'kubernetes' : 'local',
-      kubernetes: location ? { namespace: location.namespace, job: location.job, context: location.context } : null,
-    };
+    run.record = { ...run.record, pid: job.pid, started_at: new Date().toISOString(), ...job.place };
     await run.persist();
     run.session?.attach(job);
     void this.watch(run, job);
@@ -143,13 +128,10 @@ export class Runner {
    * Starts one process of the run (a session that resumes per turn starts one a turn), logs appended.
    * The executable is the plan's: it was found on PATH once, and a turn's command names it bare.
    */
-  private async startProcess(run: Run, command: CommandSpec | StreamSpec): Promise<RunningJob> {
+  private startProcess(run: Run, command: CommandSpec | StreamSpec, files?: readonly WorkspaceFile[]): Promise<RunningJob> {
     const { plan, record, session } = run;
-    const cluster = plan.kubernetes;
-    const remote = this.options.remote;
-    if (cluster && !remote) throw new FractaError('internal_error', 'this fracta has no kubernetes backend');
-    const backend = cluster ? await remote!.backend() : this.options.backend;
-    return backend.start({
+    const onSilent = () => void this.stop(run, 'silent');
+    return plan.target.start({
       runId: plan.runId,
       command: plan.command.command,
       args: command.args,
@@ -158,32 +140,19 @@ export class Runner {
       stdin: command.stdin,
       keepStdinOpen: session?.live === true,
       ...(session ? { onStdoutLine: (line: string) => session.line(line) } : {}),
-      ...(plan.idleTimeoutMs ? { onOutput: () => run.heardFrom(() => void this.stop(run, 'silent')) } : {}),
+      ...(plan.idleTimeoutMs ? { onOutput: () => run.heardFrom(onSilent) } : {}),
       stdoutPath: record.stdout_path,
       stderrPath: record.stderr_path,
       killGraceMs: plan.killGraceMs,
       secrets: plan.childEnv.secrets,
-      ...(cluster
-        ? {
-            kubernetes: {
-              config: cluster.config,
-              runtime: plan.resolved.runtime.name,
-              timeoutS: plan.timeoutS,
-              fractaEnv: cluster.fractaEnv,
-              // The host's files were staged in the local workspace; the pod gets them through its Secret.
-              files: await collectWorkspaceFiles(plan.workdir),
-              home: remote!.home,
-              ...(cluster.git ? { git: cluster.git } : {}),
-            },
-          }
-        : {}),
+      ...(files ? { files } : {}),
     });
   }
 
   /** Whether a session that resumes per turn waits for its next message once a turn's process is gone. */
   private waitsForNextTurn(run: Run): boolean {
     const { session, plan } = run;
-    return session !== undefined && !session.live && plan.kubernetes === undefined && session.awaitingInput && run.phase === 'running' && !this.closing && !this.store.cancelRequested(plan.runId);
+    return session !== undefined && !session.live && plan.target.multiTurn && session.awaitingInput && run.phase === 'running' && !this.closing && !this.store.cancelRequested(plan.runId);
   }
 
   private async watch(run: Run, job: RunningJob): Promise<RunRecord> {

@@ -1,28 +1,29 @@
 /**
- * A run's workspace: a fresh folder with the host's files, the task file and fracta's own folder.
- * fracta's own small files are written synchronously: each is a few hundred bytes, and a thread-pool
- * round trip per file cost more than the write itself when many runs start at once.
+ * A run's workspace: made before its process starts (a fresh folder, or a worktree or copy of the
+ * user's repository), with the files the run needs declared in one list (fracta's own folder, the
+ * host's files, the task file) that the backend puts there. fracta's own folder ignores itself, so it
+ * never lands in a commit.
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FractaError } from '../errors.js';
 import { FRACTA_DIR } from '../host/bootstrap.js';
 import type { SpawnPlan } from '../spawn/plan.js';
+import type { WorkspaceFile } from '../workspace/files.js';
 import { createRepoWorkspace, removeRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
-import { writeInside } from '../workspace/write-inside.js';
 
-export async function prepareWorkspace(plan: SpawnPlan): Promise<void> {
+/** Makes the repository workspace a run works in (a fresh folder is made with its files); returns the files it needs. */
+export async function prepareWorkspace(plan: SpawnPlan): Promise<WorkspaceFile[]> {
   const { workdir, bootstrap, command, request, resolved, fractaServer } = plan;
   try {
     if (plan.repo && !plan.sharedWorkspace) await createRepoWorkspace(plan.repo, workdir);
-    fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
-    const made = new Set<string>();
-    // Everything fracta writes lives in .fracta/, which ignores itself so it never lands in a commit.
-    writeInside(workdir, path.join(FRACTA_DIR, '.gitignore'), '*\n', made);
-    await resolved.host.writeWorkspace(workdir, { allowedTools: request.allowed_tools, fractaServer, env: plan.childEnv.env });
-    if (bootstrap.fileName) writeInside(workdir, bootstrap.fileName, bootstrap.fileContent, made);
-    for (const file of command.files ?? []) writeInside(workdir, file.path, file.content, made);
+    const hostFiles = await resolved.host.workspaceFiles(workdir, { allowedTools: request.allowed_tools, fractaServer, env: plan.childEnv.env });
+    return [
+      { path: path.join(FRACTA_DIR, '.gitignore'), content: '*\n' },
+      ...hostFiles,
+      ...(bootstrap.fileName ? [{ path: bootstrap.fileName, content: bootstrap.fileContent }] : []),
+      ...(command.files ?? []),
+    ];
   } catch (error) {
     if (error instanceof FractaError) throw error;
     throw new FractaError('workspace_failed', `could not prepare the workspace ${workdir}: ${(error as Error).message}`);

@@ -8,18 +8,40 @@ import os from 'node:os';
 import type { ChildEnv } from '../config/env.js';
 import { MIN_SECRET_LENGTH } from '../secrets.js';
 import type { RuntimeConfig } from '../config/runtime.js';
-import type { BackendName, KubernetesConfig } from '../config/schema.js';
+import type { BackendName } from '../config/schema.js';
+import type { RunTarget } from '../executor/backend.js';
+import type { KubernetesBackend } from '../executor/kubernetes/backend.js';
+import { jobName } from '../executor/kubernetes/names.js';
+import { POD_WORKDIR, type KubernetesRun } from '../executor/kubernetes/types.js';
 import { FractaError } from '../errors.js';
 import { isStreamSpec, type CommandSpec, type StreamSpec } from '../host/host.js';
 import type { SpawnRequest } from '../requests.js';
 import { branchFor, checkBranchName } from '../workspace/branch.js';
 
-export interface KubernetesPlan {
-  readonly config: KubernetesConfig & { namespace: string; image: string };
-  /** The repository the pod clones into its workspace, when the spawn names one. */
-  readonly git: { readonly url: string; readonly baseBranch: string; readonly branch: string } | undefined;
-  /** Plain variables fracta sets in the pod (the chain, and what the host asks for), built for the pod. */
-  readonly fractaEnv: Readonly<Record<string, string>>;
+/** What planning needs of the cluster backend, without loading it. */
+export interface ClusterAccess {
+  /** The backend, loaded on a run's first start on a cluster. */
+  backend(): Promise<KubernetesBackend>;
+  /** The HOME_LABEL value of this fracta install. */
+  readonly home: string;
+}
+
+/** What the built command is checked against and bound with, once it is built. */
+interface Built {
+  readonly command: CommandSpec | StreamSpec;
+  readonly prompt: string;
+  /** The FRACTA_* chain the child inherits. */
+  readonly lineageEnv: Record<string, string>;
+  readonly childEnv: ChildEnv;
+  readonly timeoutS: number;
+}
+
+/** A spawn on a cluster, checked: the workspace its command is built for, and how to bind its target. */
+export interface ClusterPlan {
+  /** The pod's workspace: the host's command is built for it, not for the local staging folder. */
+  readonly workdir: string;
+  /** Checks the built command for what a pod cannot do, and binds the run's settings into its target. */
+  target(built: Built): RunTarget;
 }
 
 export function chooseBackend(request: SpawnRequest, runtime: RuntimeConfig): BackendName {
@@ -37,7 +59,25 @@ function refuse(field: string, why: string): never {
 }
 
 /** Checks a spawn for the kubernetes backend before any side effect; returns what the run needs. */
-export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConfig, runId: string): Promise<Omit<KubernetesPlan, 'fractaEnv'>> {
+export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConfig, runId: string, access: ClusterAccess): Promise<ClusterPlan> {
+  const { config, git } = await checkSpawn(request, runtime, runId);
+  return {
+    workdir: POD_WORKDIR,
+    target: ({ command, prompt, lineageEnv, childEnv, timeoutS }) => {
+      checkStreamOnCluster(runtime, command);
+      checkPromptNotInArgs(runtime, prompt, command.args);
+      const run: KubernetesRun = { config, runtime: runtime.name, timeoutS, fractaEnv: podEnv(runId, lineageEnv, command, childEnv), home: access.home, ...(git ? { git } : {}) };
+      return {
+        place: { backend: 'kubernetes', kubernetes: { namespace: config.namespace, job: jobName(runId), context: config.context ?? null } },
+        multiTurn: false,
+        ...(git ? { clone: git } : {}),
+        start: async (job) => (await access.backend()).start(job, run),
+      };
+    },
+  };
+}
+
+async function checkSpawn(request: SpawnRequest, runtime: RuntimeConfig, runId: string): Promise<Pick<KubernetesRun, 'config' | 'git'>> {
   const config = runtime.kubernetes;
   if (!config?.namespace || !config.image) {
     throw new FractaError(
@@ -54,7 +94,7 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
   if (request.workspace !== undefined) refuse('workspace', 'a pod always works in a fresh clone of repo; leave workspace out');
   if (request.repo === undefined) {
     if (request.base_branch !== undefined || request.branch !== undefined) refuse(request.branch !== undefined ? 'branch' : 'base_branch', 'needs repo (a git URL the pod clones)');
-    return { config: cluster, git: undefined };
+    return { config: cluster };
   }
   if (!isRepositoryUrl(request.repo)) {
     refuse('repo', `"${request.repo}" is not a repository URL; a pod cannot see this machine's folders, so give a URL it can clone (https://, ssh:// or git@host:path), or spawn with backend: local`);
@@ -75,7 +115,7 @@ export async function planKubernetes(request: SpawnRequest, runtime: RuntimeConf
  * of the run's secrets is refused rather than written into a manifest anyone with read access to Jobs
  * can see.
  */
-export function podEnv(runId: string, lineageEnv: Record<string, string>, command: CommandSpec | StreamSpec, childEnv: ChildEnv): Record<string, string> {
+function podEnv(runId: string, lineageEnv: Record<string, string>, command: CommandSpec | StreamSpec, childEnv: ChildEnv): Record<string, string> {
   const env: Record<string, string> = { ...lineageEnv, ...command.env, FRACTA_RUN_ID: runId };
   for (const [name, value] of Object.entries(env)) {
     if (childEnv.secrets.some((secret) => secret.length >= MIN_SECRET_LENGTH && value.includes(secret))) {
@@ -94,14 +134,14 @@ export function podEnv(runId: string, lineageEnv: Record<string, string>, comman
  * (events, progress, the turn's result), for one turn. A runtime whose sessions take follow-up
  * messages on the agent's stdin cannot run so: a pod has no stdin to write to.
  */
-export function checkStreamOnCluster(runtime: RuntimeConfig, command: CommandSpec | StreamSpec): void {
+function checkStreamOnCluster(runtime: RuntimeConfig, command: CommandSpec | StreamSpec): void {
   if (isStreamSpec(command) && command.encodeMessage !== undefined) {
     refuse('stream', `runtime "${runtime.name}" keeps a live session on the agent's stdin, which a pod does not offer here; spawn without stream, or with backend: local`);
   }
 }
 
 /** The prompt goes to the pod through its input Secret; a runtime that puts it in argv would write it into the Job. */
-export function checkPromptNotInArgs(runtime: RuntimeConfig, prompt: string, args: readonly string[]): void {
+function checkPromptNotInArgs(runtime: RuntimeConfig, prompt: string, args: readonly string[]): void {
   if (prompt.length > 0 && args.some((arg) => arg.includes(prompt))) {
     throw new FractaError(
       'invalid_input',

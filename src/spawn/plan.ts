@@ -1,7 +1,8 @@
 /**
- * Steps 1–4 of the spawn pipeline, and everything else that can fail before a side effect: resolve
- * the runtime and its host, the model, the capabilities the request needs, the child's environment,
- * the command line and the executable. A refusal here leaves no folder, no record and no process.
+ * A spawn's plan, and everything that can fail before a side effect: resolve the runtime and its
+ * host, check the capabilities the request needs and the chain it joins, pick the backend (and, for
+ * a cluster, what it cannot do), the model, the child's environment, the workspace, the command
+ * line and the executable. A refusal here leaves no folder, no record and no process.
  */
 import { resolveChildEnv, type ChildEnv } from '../config/env.js';
 import { resolveModel } from '../config/model.js';
@@ -15,28 +16,10 @@ import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../run-id.js';
 import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
-import { POD_WORKDIR } from '../executor/kubernetes/types.js';
-import { checkPromptNotInArgs, checkStreamOnCluster, chooseBackend, planKubernetes, podEnv, type KubernetesPlan } from './kubernetes.js';
-
-/** Where a run sits in a chain of agents spawning agents. */
-/**
- * The chain a spawn joins, as the service verified it from the parent's record (runs/lineage.ts):
- * the environment only names the claim.
- */
-export interface ParentChain {
-  readonly parentRun: string | null;
-  /** The root of the chain; undefined for a root spawn (its own run id). */
-  readonly rootRun: string | undefined;
-  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
-  readonly depth: number;
-}
-
-export interface Lineage {
-  readonly parentRun: string | null;
-  readonly rootRun: string;
-  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
-  readonly depth: number;
-}
+import type { ExecutionBackend, RunTarget } from '../executor/backend.js';
+import { chooseBackend, planKubernetes, type ClusterAccess } from './kubernetes.js';
+import { fractaServerFor, type Lineage, type ParentChain } from './lineage.js';
+import { chainEnv, FRACTA_ENV } from '../names.js';
 
 /** A session to continue, found by the service from resume_run or resume_token. */
 export interface ResumeTarget {
@@ -78,8 +61,8 @@ export interface SpawnPlan {
   readonly maxConcurrent: number;
   readonly maxChildren: number;
   readonly warnings: readonly string[];
-  /** Set when the run goes to a cluster: the workspace above is then only where the host's files are staged. */
-  readonly kubernetes: KubernetesPlan | undefined;
+  /** Where the run goes: this machine, or (its settings bound in) a cluster. */
+  readonly target: RunTarget;
 }
 
 /** The request's needs that a host must have, and how to say that it does not. */
@@ -120,16 +103,23 @@ export interface PlanContext {
   /** Where workspaces go: a function of the run id. */
   readonly workspaceFor: (runId: string) => string;
   readonly env: NodeJS.ProcessEnv;
-  /** The chain this fracta process spawns in, verified against the parent's record (runs/lineage.ts). */
+  /** The chain this fracta process spawns in, verified against the parent's record (spawn/lineage.ts). */
   readonly parent: ParentChain;
   /** Finds the session a resume_run/resume_token continues; throws when it cannot be resumed. */
   readonly findResume: (resolved: ResolvedRuntime) => Promise<ResumeTarget | undefined>;
-  /** fracta's own MCP server, as a child started for this run should see it. */
-  readonly fractaServer: (lineage: Lineage) => McpServerEntry;
   /** fracta's state folder, shared with the fracta a child starts. */
   readonly home: string;
   /** How many runs a run has spawned so far. */
   readonly countChildren: (runId: string) => number;
+  /** The backend of runs on this machine. */
+  readonly local: ExecutionBackend;
+  /** The backend of runs on clusters, loaded when a run first needs it. */
+  readonly cluster: ClusterAccess;
+}
+
+/** A run on this machine: the process takes input after it starts, and a session outlives a turn. */
+function localTarget(backend: ExecutionBackend): RunTarget {
+  return { place: { backend: 'local', kubernetes: null }, multiTurn: true, start: (job) => backend.start(job) };
 }
 
 /** The recursion guard: agents spawning agents stop at max_depth and max_children, before any side effect. */
@@ -158,7 +148,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const warnings = checkCapabilities(request, resolved);
   const runId = newRunId();
   // What a run on a cluster cannot do is said before anything else is looked up.
-  const cluster = chooseBackend(request, runtime) === 'kubernetes' ? await planKubernetes(request, runtime, runId) : undefined;
+  const cluster = chooseBackend(request, runtime) === 'kubernetes' ? await planKubernetes(request, runtime, runId, context.cluster) : undefined;
   const resume = await context.findResume(resolved);
 
   checkChain(context);
@@ -207,18 +197,14 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const workdir = resume?.workdir ?? (repo?.mode === 'inplace' ? repo.repo : context.workspaceFor(runId));
   const bootstrap = host.bootstrap(request.task, undefined, request.contract);
   // What the child needs to know to spawn grandchildren in the same chain and state folder.
-  const lineageEnv: Record<string, string> = {
-    FRACTA_PARENT_RUN: runId,
-    FRACTA_ROOT_RUN: lineage.rootRun,
-    FRACTA_DEPTH: String(lineage.depth),
-  };
+  const lineageEnv = chainEnv(runId, lineage.rootRun, lineage.depth);
   // On a cluster the command is built for the pod (its workspace, no local environment).
-  const env: Record<string, string> = cluster ? lineageEnv : { ...childEnv.env, FRACTA_HOME: context.home, ...lineageEnv };
+  const env: Record<string, string> = cluster ? lineageEnv : { ...childEnv.env, [FRACTA_ENV.HOME]: context.home, ...lineageEnv };
   const input: CommandInput = {
     prompt: bootstrap.initialPrompt,
     model: choice.model,
     resumeToken: resume?.token,
-    workdir: cluster ? POD_WORKDIR : workdir,
+    workdir: cluster?.workdir ?? workdir,
     allowedTools: request.allowed_tools,
     agentMcp: request.agent_mcp === true,
     env,
@@ -226,12 +212,8 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const command = request.stream ? host.buildStreamCommand(input) : host.buildBatchCommand(input);
   warnings.push(...(command.warnings ?? []));
   const childProcessEnv = { ...env, ...command.env };
-  let kubernetes: KubernetesPlan | undefined;
-  if (cluster) {
-    checkStreamOnCluster(runtime, command);
-    checkPromptNotInArgs(runtime, input.prompt, command.args);
-    kubernetes = { ...cluster, fractaEnv: podEnv(runId, lineageEnv, command, childEnv) };
-  }
+  const timeoutS = request.timeout_s ?? runtime.timeoutS ?? config.timeoutS;
+  const target = cluster ? cluster.target({ command, prompt: input.prompt, lineageEnv, childEnv, timeoutS }) : localTarget(context.local);
   // Run what was found, by absolute path: the child's cwd is the workspace, not where fracta started.
   // A pod runs the command as its image has it.
   const executable = cluster ? command.command : findCommand(command.command, childProcessEnv.PATH, config.baseDir);
@@ -256,9 +238,9 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     bootstrap,
     command: { ...command, command: executable },
     commandInput: input,
-    fractaServer: request.agent_mcp ? context.fractaServer({ ...lineage, parentRun: runId }) : undefined,
+    fractaServer: request.agent_mcp ? fractaServerFor(runId, lineage, context.home, config.source) : undefined,
     childEnv: { ...childEnv, env: childProcessEnv },
-    timeoutS: request.timeout_s ?? runtime.timeoutS ?? config.timeoutS,
+    timeoutS,
     killGraceMs: config.killGraceS * 1000,
     cleanup: request.cleanup ?? runtime.cleanup ?? config.cleanup,
     sessionIdleMs: config.sessionIdleS * 1000,
@@ -267,6 +249,6 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     maxConcurrent: config.maxConcurrent,
     maxChildren: config.maxChildren,
     warnings,
-    kubernetes,
+    target,
   };
 }

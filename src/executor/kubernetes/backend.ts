@@ -12,7 +12,8 @@ import { finished } from 'node:stream/promises';
 import type { V1Container, V1Job } from '@kubernetes/client-node';
 import { maskSecrets } from '../../secrets.js';
 import { FractaError } from '../../errors.js';
-import type { ExecutionBackend, Job, JobExit, RunningJob } from '../backend.js';
+import type { Job, JobExit, RunningJob } from '../backend.js';
+import { isContentFile } from '../../workspace/files.js';
 import { masked, outputFailure, splitLines, toFile, within } from '../output.js';
 import { KubeClient, KubeError, type WatchEventType } from './client.js';
 import { buildManifests } from './manifest.js';
@@ -33,17 +34,21 @@ export interface KubernetesBackendOptions {
   readonly podGoneMs?: number;
 }
 
-export function kubernetesBackend(options: KubernetesBackendOptions = {}): ExecutionBackend {
+/** Starts a run as a Job: the generic job, and what its plan decided for the cluster. */
+export interface KubernetesBackend {
+  start(job: Job, run: KubernetesRun): Promise<RunningJob>;
+}
+
+export function kubernetesBackend(options: KubernetesBackendOptions = {}): KubernetesBackend {
   const connect = options.connect ?? ((config) => KubeClient.connect(config));
   return {
-    name: 'kubernetes',
-    async start(job: Job): Promise<RunningJob> {
-      const run = job.kubernetes;
-      if (!run) {
-        throw new FractaError('internal_error', `run ${job.runId} reached the kubernetes backend without its kubernetes part (job.kubernetes): the runner must plan it for kubernetes`);
-      }
+    async start(job: Job, run: KubernetesRun): Promise<RunningJob> {
+      // The workspace's files reach the pod through its Secret. Links are left out on purpose: a link
+      // points at something on this machine (the gemini host links the user's own login files), and
+      // what a pod may use to log in comes from the runtime's kubernetes.env, through the cluster's Secrets.
+      const files = (job.files ?? []).filter(isContentFile).sort((a, b) => a.path.localeCompare(b.path));
       // What the builder can check is refused before any request is made.
-      const manifests = buildManifests(job, run);
+      const manifests = buildManifests(job, { ...run, files });
       const kube = await connect(run.config);
       const namespace = run.config.namespace;
       const secretName = manifests.secret.metadata!.name!;
@@ -74,7 +79,7 @@ export function kubernetesBackend(options: KubernetesBackendOptions = {}): Execu
       pod.begin();
       return {
         pid: null,
-        location: { backend: 'kubernetes', namespace, job: jobName, context: kube.context },
+        place: { backend: 'kubernetes', kubernetes: { namespace, job: jobName, context: kube.context } },
         exited: pod.exited,
         terminate: () => pod.terminate(),
         write: () =>

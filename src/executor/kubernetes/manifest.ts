@@ -21,7 +21,7 @@ import { FractaError } from '../../errors.js';
 import type { Job } from '../backend.js';
 import { isDnsLabel, isDnsSubdomain } from '../../config/dns-names.js';
 import { inputSecretName, isLabelKey, isLabelValue, jobName, labelValue } from './names.js';
-import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type KubernetesRun } from './types.js';
+import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type ManifestInput } from './types.js';
 
 export { jobName } from './names.js';
 
@@ -90,7 +90,7 @@ export interface Manifests {
  * Env of the agent, later layers winning: the runtime's `kubernetes.env`, then fracta's own variables
  * (`run.fractaEnv`), then HOME. `job.env` (the local environment, with local secrets) is never used.
  */
-export function buildManifests(job: Job, run: KubernetesRun): Manifests {
+export function buildManifests(job: Job, run: ManifestInput): Manifests {
   if (job.keepStdinOpen) {
     throw new FractaError(
       'invalid_input',
@@ -227,7 +227,7 @@ interface CheckedConfig {
   readonly node_selector?: Readonly<Record<string, string>>;
   readonly tolerations?: V1Toleration[];
   readonly ttl_seconds_after_finished?: number;
-  readonly env: KubernetesRun['config']['env'];
+  readonly env: ManifestInput['config']['env'];
 }
 
 function configField(runtime: string, path: string): string {
@@ -239,7 +239,7 @@ function invalidConfig(runtime: string, path: string, problem: string): FractaEr
   return new FractaError('k8s_invalid', `${field}: ${problem}; fix it in fracta.yaml`, field);
 }
 
-function checkedConfig(run: KubernetesRun): CheckedConfig {
+function checkedConfig(run: ManifestInput): CheckedConfig {
   const { config, runtime } = run;
   if (!isDnsLabel(config.namespace)) {
     throw invalidConfig(
@@ -389,7 +389,7 @@ interface Input {
 }
 
 /** The Secret's data and where each key lands in the input volume. */
-function inputFor(prompt: string | undefined, files: KubernetesRun['files'], runtime: string): Input {
+function inputFor(prompt: string | undefined, files: ManifestInput['files'], runtime: string): Input {
   const data: Record<string, string> = {};
   const items: V1KeyToPath[] = [];
   if (prompt !== undefined) {
@@ -421,7 +421,7 @@ function checkFilePath(filePath: string, seen: ReadonlySet<string>): void {
   }
 }
 
-function checkSize(prompt: string | undefined, files: KubernetesRun['files'], runtime: string): void {
+function checkSize(prompt: string | undefined, files: ManifestInput['files'], runtime: string): void {
   const promptBytes = prompt === undefined ? 0 : Buffer.byteLength(prompt, 'utf8');
   const sized = files.map((file) => ({ path: file.path, bytes: Buffer.byteLength(file.content, 'utf8') }));
   const fileBytes = sized.reduce((sum, file) => sum + file.bytes, 0);
@@ -446,7 +446,7 @@ function checkSize(prompt: string | undefined, files: KubernetesRun['files'], ru
 /** scp-like git addresses: `git@github.com:org/repo.git`. */
 const SCP_URL = /^[A-Za-z0-9._~-]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[^\s:][^\s]*$/;
 
-function checkGit(git: NonNullable<KubernetesRun['git']>): void {
+function checkGit(git: NonNullable<ManifestInput['git']>): void {
   checkRepoUrl(git.url);
   checkBranch(git.baseBranch, 'base_branch');
   checkBranch(git.branch, 'branch');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { FractaConfig } from '../../config/runtime.js';
 import type { KubernetesConfig } from '../../config/schema.js';
 import type { RunRecord } from '../../record.js';
-import type { ExecutionBackend } from '../backend.js';
+import type { KubernetesBackend } from './backend.js';
 
 /** The HOME_LABEL value of a fracta install: this machine and its FRACTA_HOME, hashed (a label value is short). */
 export function homeLabel(fractaHome: string): string {
@@ -30,14 +30,14 @@ export interface ReconcileReport {
 }
 
 export class KubernetesRemote {
-  private backendLoading: Promise<ExecutionBackend> | undefined;
+  private backendLoading: Promise<KubernetesBackend> | undefined;
 
   constructor(
     private readonly config: () => FractaConfig,
     readonly home: string,
   ) {}
 
-  backend(): Promise<ExecutionBackend> {
+  backend(): Promise<KubernetesBackend> {
     this.backendLoading ??= import('./backend.js').then(({ kubernetesBackend }) => kubernetesBackend());
     return this.backendLoading;
   }

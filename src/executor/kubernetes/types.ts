@@ -1,8 +1,10 @@
 /**
- * What a run on Kubernetes is made of. The runner hands the backend a generic Job (backend.ts) plus
- * this part; the manifest builder turns both into a Secret and a Job, and the client sends them.
+ * What a run on Kubernetes is made of: a generic Job (backend.ts) plus this part, which its plan
+ * binds into the run's target (spawn/kubernetes.ts); the manifest builder turns both into a Secret
+ * and a Job, and the client sends them.
  */
 import type { KubernetesConfig } from '../../config/schema.js';
+import type { ContentFile } from '../../workspace/files.js';
 
 /** The pod's workspace: the host's command is built for this directory, not the local one. */
 export const POD_WORKDIR = '/workspace';
@@ -15,11 +17,6 @@ export const RUNTIME_LABEL = 'fracta.dev/runtime';
 /** Which fracta install (FRACTA_HOME) made it: a restart reconciles only its own Jobs, never another install's. */
 export const HOME_LABEL = 'fracta.dev/home';
 
-/** A file of the host's workspace (settings, MCP config, the task file), relative to the workspace. */
-export interface WorkspaceFile {
-  readonly path: string;
-  readonly content: string;
-}
 
 export interface KubernetesRun {
   /** The runtime's `kubernetes:` block, with namespace and image present (checked at plan time). */
@@ -29,18 +26,13 @@ export interface KubernetesRun {
   readonly timeoutS: number;
   /** Plain, non-secret variables fracta itself sets (FRACTA_RUN_ID, FRACTA_DEPTH, ...). */
   readonly fractaEnv: Readonly<Record<string, string>>;
-  /** Files the host wrote for the run; they reach the pod's workspace through the run's Secret. */
-  readonly files: readonly WorkspaceFile[];
   /** When the spawn names a git repository URL: cloned into the workspace by an init container. */
   readonly git?: { readonly url: string; readonly baseBranch: string; readonly branch: string };
   /** The HOME_LABEL value of the fracta install that runs it. */
   readonly home?: string;
 }
 
-/** Where a run lives on the cluster, as its record keeps it (to cancel or reconcile it later). */
-export interface KubernetesLocation {
-  readonly backend: 'kubernetes';
-  readonly namespace: string;
-  readonly job: string;
-  readonly context: string | null;
+/** What the manifests are built from: the run's part, and the workspace's files that reach the pod through its Secret. */
+export interface ManifestInput extends KubernetesRun {
+  readonly files: readonly ContentFile[];
 }

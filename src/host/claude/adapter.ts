@@ -13,7 +13,7 @@ import { OutputParseError, type Capabilities, type CommandInput, type CommandSpe
 import { allowedTools, checkBypassAsRoot, PERMISSION_MODES } from './permissions.js';
 import { claudeFailureFromStderr, isClaudeResult, resultFromClaude } from './result.js';
 import { claudeStreamParser, encodeClaudeMessage } from './stream.js';
-import { writeInside } from '../../workspace/write-inside.js';
+import { jsonFile, type WorkspaceFile } from '../../workspace/files.js';
 
 const MCP_CONFIG = `${FRACTA_DIR}/mcp.json`;
 /** A result object is small; a larger output is not Claude's JSON. */
@@ -66,13 +66,13 @@ class ClaudeHost implements Host {
     return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
   }
 
-  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
+  async workspaceFiles(_workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {
     const servers = this.mcpServers(options.fractaServer);
-    if (Object.keys(servers).length === 0) return;
+    if (Object.keys(servers).length === 0) return [];
     const mcpServers = Object.fromEntries(
       Object.entries(servers).map(([name, entry]) => [name, { type: 'stdio', command: entry.command, args: [...entry.args], env: { ...entry.env } }]),
     );
-    writeInside(workdir, MCP_CONFIG, `${JSON.stringify({ mcpServers }, null, 2)}\n`);
+    return [jsonFile(MCP_CONFIG, { mcpServers })];
   }
 
   /** The argv shared by both modes; one comment per flag where it is not obvious. */

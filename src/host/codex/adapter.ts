@@ -6,11 +6,12 @@
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
+import type { WorkspaceFile } from '../../workspace/files.js';
 import { FRACTA_SERVER_NAME } from '../../names.js';
 import { defaultBootstrap } from '../bootstrap.js';
 import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { codexArgv } from './argv.js';
-import { writeLaunchFile } from './mcp.js';
+import { launchFile } from './mcp.js';
 import { SANDBOX_MODES } from './permissions.js';
 import { codexFailureFromStderr } from './result.js';
 import { codexStreamParser, foldCodexOutput } from './stream.js';
@@ -108,8 +109,8 @@ class CodexHost implements Host {
 
   bootstrap = defaultBootstrap;
 
-  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
-    if (options.fractaServer) await writeLaunchFile(workdir, options.fractaServer);
+  async workspaceFiles(_workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {
+    return options.fractaServer ? [launchFile(options.fractaServer)] : [];
   }
 
   private spec(input: CommandInput): CommandSpec {

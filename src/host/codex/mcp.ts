@@ -17,7 +17,7 @@
  *   these servers is approved;
  * - a tool call times out after 60 s by default, shorter than a fracta spawn may wait.
  */
-import { writeInside } from '../../workspace/write-inside.js';
+import { jsonFile, type WorkspaceFile } from '../../workspace/files.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FRACTA_SERVER_NAME, MAX_WAIT_S } from '../../names.js';
@@ -25,7 +25,7 @@ import { FRACTA_DIR } from '../bootstrap.js';
 import type { McpServerEntry } from '../host.js';
 import { override } from './toml.js';
 
-/** Where writeWorkspace puts fracta's server for the launcher, relative to the workspace. */
+/** Where the launch file declared for the workspace puts fracta's server for the launcher, relative to the workspace. */
 export const LAUNCH_FILE = `${FRACTA_DIR}/codex-mcp.json`;
 
 /** fracta's tools wait up to MAX_WAIT_S; the margin covers the call around the wait. */
@@ -83,7 +83,6 @@ export function mcpArgs(options: {
 }
 
 /** The launcher's file: fracta's server as the workspace's run sees it. Private: it may carry a config path and state. */
-export async function writeLaunchFile(workdir: string, fracta: McpServerEntry): Promise<void> {
-  const servers = { [FRACTA_SERVER_NAME]: { command: fracta.command, args: [...fracta.args], env: { ...fracta.env } } };
-  writeInside(workdir, LAUNCH_FILE, `${JSON.stringify(servers, null, 2)}\n`);
+export function launchFile(fracta: McpServerEntry): WorkspaceFile {
+  return jsonFile(LAUNCH_FILE, { [FRACTA_SERVER_NAME]: { command: fracta.command, args: [...fracta.args], env: { ...fracta.env } } });
 }

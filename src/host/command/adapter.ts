@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { oneOf } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
+import type { WorkspaceFile } from '../../workspace/files.js';
 import { FractaError } from '../../errors.js';
 import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
 import {
@@ -120,8 +121,9 @@ class CommandHost implements Host {
     return this.runtime.options.command;
   }
 
-  async writeWorkspace(): Promise<void> {
+  async workspaceFiles(): Promise<WorkspaceFile[]> {
     // A generic CLI has no settings files for fracta to write.
+    return [];
   }
 
   bootstrap = defaultBootstrap;

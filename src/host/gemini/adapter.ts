@@ -10,11 +10,12 @@ import os from 'node:os';
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
+import type { WorkspaceFile } from '../../workspace/files.js';
 import { FRACTA_SERVER_NAME } from '../../names.js';
 import { defaultBootstrap } from '../bootstrap.js';
 import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { geminiArgv, type OutputFormat } from './argv.js';
-import { IGNORE_FILE, readUserSettings, userHome, writeRunHome } from './home.js';
+import { IGNORE_FILE, readUserSettings, runHomeFiles, userHome } from './home.js';
 import { APPROVAL_MODES } from './permissions.js';
 import { geminiFailureFromStderr, isGeminiJson, lastJsonObject, resultFromGeminiJson } from './result.js';
 import { AUTH_TYPES, childSettings } from './settings.js';
@@ -99,7 +100,7 @@ class GeminiHost implements Host {
     return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
   }
 
-  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
+  async workspaceFiles(workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {
     const { options: o } = this.runtime;
     // The child's environment, to find the user's own gemini home and auth.
     const env = options.env;
@@ -117,7 +118,7 @@ class GeminiHost implements Host {
       mcpServers: this.mcpServers(options.fractaServer && withEnvPassedThrough(options.fractaServer, env)),
       ignoreFile: IGNORE_FILE,
     });
-    await writeRunHome(workdir, from, settings);
+    return runHomeFiles(workdir, from, settings);
   }
 
   private build(input: CommandInput, format: OutputFormat) {

@@ -9,7 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FRACTA_DIR } from '../bootstrap.js';
 import { parseSettings } from './settings.js';
-import { folderInside, writeInside } from '../../workspace/write-inside.js';
+import { jsonFile, type WorkspaceFile } from '../../workspace/files.js';
 
 /** GEMINI_CLI_HOME of a run, relative to its workspace; gemini keeps everything in its .gemini/ folder. */
 export const HOME_DIR = `${FRACTA_DIR}/gemini`;
@@ -45,33 +45,32 @@ export async function readUserSettings(home: string): Promise<Record<string, unk
   }
 }
 
-/** Links `target` at `link`, replacing whatever an earlier run of the same workspace left there. */
-async function relink(target: string, link: string): Promise<void> {
+/** A link at `relative` (in the workspace) to the user's `target`, or nothing when the user has no such file. */
+async function linkTo(workdir: string, target: string, relative: string): Promise<WorkspaceFile[]> {
   let real: string;
   try {
     // The real file: a home that is itself a run's home (a gemini child spawning through fracta) links through.
     real = await fsp.realpath(target);
   } catch {
-    return; // the user has no such file
+    return [];
   }
-  if (path.resolve(real) === path.resolve(link)) return;
-  await fsp.rm(link, { force: true });
-  await fsp.symlink(real, link);
+  if (path.resolve(real) === path.resolve(workdir, relative)) return [];
+  return [{ path: relative, linkTo: real }];
 }
 
-/** Writes the run's home: settings.json, links to the user's credential files, and the ignore file. */
-export async function writeRunHome(workdir: string, fromHome: string, settings: Record<string, unknown>): Promise<void> {
-  const home = runHome(workdir);
-  // Real folders inside the workspace, or a refusal: a link here would take the settings (and the
-  // credential links) wherever it points.
-  const dotGemini = folderInside(workdir, path.join(HOME_DIR, '.gemini'));
-  await fsp.chmod(home, 0o700);
-  if (path.resolve(fromHome) !== path.resolve(home)) {
-    for (const file of AUTH_FILES) await relink(path.join(fromHome, '.gemini', file), path.join(dotGemini, file));
+/**
+ * The run's home: its folder (0700), links to the user's credential files, settings.json and the
+ * ignore file. Written like every workspace file: real folders inside the workspace or a refusal, as
+ * a link there would take the settings (and the credential links) wherever it points.
+ */
+export async function runHomeFiles(workdir: string, fromHome: string, settings: Record<string, unknown>): Promise<WorkspaceFile[]> {
+  const files: WorkspaceFile[] = [{ path: path.join(HOME_DIR, '.gemini'), folder: true }, { path: HOME_DIR, folder: true }];
+  if (path.resolve(fromHome) !== path.resolve(runHome(workdir))) {
+    for (const file of AUTH_FILES) files.push(...(await linkTo(workdir, path.join(fromHome, '.gemini', file), path.join(HOME_DIR, '.gemini', file))));
     // gemini also reads <home>/.env, where home is GEMINI_CLI_HOME.
-    await relink(path.join(fromHome, '.env'), path.join(home, '.env'));
+    files.push(...(await linkTo(workdir, path.join(fromHome, '.env'), path.join(HOME_DIR, '.env'))));
   }
-  writeInside(workdir, path.join(HOME_DIR, '.gemini', 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
-  writeInside(workdir, IGNORE_FILE, `${FRACTA_DIR}/\n`);
+  files.push(jsonFile(path.join(HOME_DIR, '.gemini', 'settings.json'), settings), { path: IGNORE_FILE, content: `${FRACTA_DIR}/\n` });
+  return files;
 }
 

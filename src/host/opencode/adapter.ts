@@ -30,11 +30,12 @@
 import { z } from 'zod';
 import { strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
+import type { WorkspaceFile } from '../../workspace/files.js';
 import { FRACTA_SERVER_NAME } from '../../names.js';
 import { defaultBootstrap } from '../bootstrap.js';
 import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { opencodeCommand, type ArgvOptions } from './argv.js';
-import { writeMcpConfig } from './mcp.js';
+import { mcpConfigFile } from './mcp.js';
 import { parseTool } from './permissions.js';
 import { opencodeFailureFromStderr } from './result.js';
 import { OpencodeTurn } from './stream.js';
@@ -107,9 +108,9 @@ class OpencodeHost implements Host {
     return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
   }
 
-  async writeWorkspace(workdir: string, options: WorkspaceOptions): Promise<void> {
+  async workspaceFiles(_workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {
     const servers = this.mcpServers(options.fractaServer);
-    if (Object.keys(servers).length > 0) await writeMcpConfig(workdir, servers);
+    return Object.keys(servers).length > 0 ? [mcpConfigFile(servers)] : [];
   }
 
   private spec(input: CommandInput): CommandSpec {

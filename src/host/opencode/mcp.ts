@@ -4,7 +4,7 @@
  * runs their tools without asking. fracta's own server is only known when the workspace is written, so
  * the servers go to a config file there, which the command names with OPENCODE_CONFIG.
  */
-import { writeInside } from '../../workspace/write-inside.js';
+import { jsonFile, type WorkspaceFile } from '../../workspace/files.js';
 import path from 'node:path';
 import { FractaError } from '../../errors.js';
 import { FRACTA_DIR } from '../bootstrap.js';
@@ -26,10 +26,9 @@ export function mcpBlock(servers: Readonly<Record<string, McpServerEntry>>): Rec
   );
 }
 
-export async function writeMcpConfig(workdir: string, servers: Readonly<Record<string, McpServerEntry>>): Promise<void> {
-  const config = { $schema: 'https://opencode.ai/config.json', mcp: mcpBlock(servers) };
+export function mcpConfigFile(servers: Readonly<Record<string, McpServerEntry>>): WorkspaceFile {
   // $schema is there because opencode adds it to a config file that lacks it.
-  writeInside(workdir, MCP_CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`);
+  return jsonFile(MCP_CONFIG_FILE, { $schema: 'https://opencode.ai/config.json', mcp: mcpBlock(servers) });
 }
 
 /**

@@ -1,15 +1,46 @@
 /**
- * Where a spawn sits in a chain of agents, from fracta's own records. A child agent has the
- * FRACTA_* variables in its environment and can set them to anything, so they only name a claim:
- * the parent run must exist here and be running, and (where /proc tells) this very process must
- * descend from the parent's agent process. Depth and root come from the parent's record.
+ * Where a spawn sits in a chain of agents, and what a child inherits to spawn in the same chain. A
+ * child agent has the FRACTA_* variables in its environment and can set them to anything, so they
+ * only name a claim: the parent run must exist here and be running, and (where /proc tells) this very
+ * process must descend from the parent's agent process. Depth and root come from the parent's record.
  */
 import fs from 'node:fs';
 import { FractaError } from '../errors.js';
+import type { McpServerEntry } from '../host/host.js';
+import { chainEnv, FRACTA_ENV } from '../names.js';
 import { isRunId } from '../run-id.js';
 import type { RunRecord } from '../record.js';
+import { selfCommand } from '../self.js';
 
-import type { ParentChain } from '../spawn/plan.js';
+/** The chain a spawn joins, as verified from the parent's record: the environment only names the claim. */
+export interface ParentChain {
+  readonly parentRun: string | null;
+  /** The root of the chain; undefined for a root spawn (its own run id). */
+  readonly rootRun: string | undefined;
+  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
+  readonly depth: number;
+}
+
+/** Where a run sits in a chain of agents spawning agents. */
+export interface Lineage {
+  readonly parentRun: string | null;
+  readonly rootRun: string;
+  /** 1 for a spawn from a user's client, 2 for one made by that run's agent, ... */
+  readonly depth: number;
+}
+
+/**
+ * fracta's own MCP server as the agent of run `runId` gets it: the same config and state folder as
+ * this fracta, and the chain in its environment, so what the agent spawns is that run's child.
+ */
+export function fractaServerFor(runId: string, lineage: Lineage, home: string, configFile: string | null): McpServerEntry {
+  const self = selfCommand();
+  return {
+    command: self.command,
+    args: [...self.args, 'mcp', ...(configFile ? ['--config', configFile] : [])],
+    env: { [FRACTA_ENV.HOME]: home, ...chainEnv(runId, lineage.rootRun, lineage.depth) },
+  };
+}
 
 export const ROOT_LINEAGE: ParentChain = Object.freeze({ parentRun: null, rootRun: undefined, depth: 1 });
 
@@ -47,12 +78,12 @@ export function descendsFrom(ancestor: number, self = process.pid): boolean | un
  * is none). Every refusal is chain_invalid, named after the variable that makes the claim.
  */
 export async function verifyLineage(env: NodeJS.ProcessEnv, readRecord: (runId: string) => Promise<RunRecord>): Promise<ParentChain> {
-  const claimed = env.FRACTA_PARENT_RUN;
-  const depth = env.FRACTA_DEPTH;
+  const claimed = env[FRACTA_ENV.PARENT_RUN];
+  const depth = env[FRACTA_ENV.DEPTH];
   if (depth !== undefined && depth !== '' && !/^[1-9][0-9]{0,5}$/.test(depth)) {
     throw claimError('FRACTA_DEPTH', `"${depth.slice(0, 40)}" is not a positive whole number; fracta sets it for the agents it starts: leave it as it was given, or unset it (with FRACTA_PARENT_RUN) for a spawn that is not part of a chain`);
   }
-  const root = env.FRACTA_ROOT_RUN;
+  const root = env[FRACTA_ENV.ROOT_RUN];
   if (root !== undefined && root !== '' && !isRunId(root)) {
     throw claimError('FRACTA_ROOT_RUN', `"${String(root).slice(0, 40)}" is not a run id; leave it as fracta gave it, or unset it`);
   }
