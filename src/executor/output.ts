@@ -4,7 +4,6 @@
  */
 import fs from 'node:fs';
 import { FractaError, isNoSpace } from '../errors.js';
-import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type Readable } from 'node:stream';
 import { StreamMasker } from '../secrets.js';

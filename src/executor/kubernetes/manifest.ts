@@ -37,7 +37,7 @@ export const INPUT_DIR = '/fracta/input';
 export const POD_UID = 1000;
 
 const PROMPT_KEY = 'prompt';
-const AGENT_CONTAINER = 'agent';
+export const AGENT_CONTAINER = 'agent';
 const CLONE_CONTAINER = 'clone';
 
 /**
