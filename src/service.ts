@@ -9,6 +9,7 @@ import type { FractaConfig } from './config/runtime.js';
 import type { ExecutionBackend } from './executor/backend.js';
 import { localBackend } from './executor/local.js';
 import { findCommand } from './executor/which.js';
+import { ADAPTERS } from './host/adapters.js';
 import { RuntimeRegistry } from './host/registry.js';
 import { fractaHome } from './paths.js';
 import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
@@ -57,7 +58,7 @@ export class Fracta {
 
   constructor(options: FractaOptions = {}) {
     this.env = options.env ?? process.env;
-    this.configSource = new ConfigSource(options.configPath);
+    this.configSource = new ConfigSource(options.configPath, ADAPTERS);
     this.backend = options.backend ?? localBackend;
   }
 

@@ -24,15 +24,6 @@ const FLOORS: ReadonlyArray<readonly [floor: number, name: string, prefixes: rea
 /** Every other file directly in src/ (names, errors, events, secrets, paths, record, ...). */
 const GROUND = [0, 'ground floor'] as const;
 
-/**
- * Imports against the direction that are known and have an issue step to remove them. Each entry is
- * one file's import; the test fails when one goes away and stays listed, so the list only shrinks.
- */
-const KNOWN: readonly string[] = [
-  // Validating a runtime's adapter-specific keys needs each adapter's schema (issue 12, next step).
-  'config/load.ts -> host/adapters.ts',
-];
-
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
@@ -76,13 +67,10 @@ describe('the import graph of src/', () => {
         const [to, toName] = floorOf(target);
         // Within a floor, anything goes that makes no cycle (the next test).
         if (to <= from) continue;
-        against.push(`${file} -> ${target}`);
-        if (!KNOWN.includes(`${file} -> ${target}`)) console.error(`${file} (${fromName}) imports ${target} (${toName})`);
+        against.push(`${file} (${fromName}) -> ${target} (${toName})`);
       }
     }
-    expect(against.filter((edge) => !KNOWN.includes(edge))).toEqual([]);
-    // A known exception that is gone must leave the list.
-    expect(KNOWN.filter((edge) => !against.includes(edge))).toEqual([]);
+    expect(against).toEqual([]);
   });
 
   it('has no cycle, type-only imports included', () => {

@@ -16,6 +16,7 @@ import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
 import { writeWorkspaceFiles } from '../src/workspace/files.js';
+import { ADAPTERS } from '../src/host/adapters.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/codex');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-codex-host-'));
@@ -26,7 +27,7 @@ const BASE = ['exec', '--json', '--skip-git-repo-check', '-c', 'analytics.enable
 const THREAD = '01a20b5a-a20c-7d21-89d5-0e10944dc75f';
 
 function host(settings: Record<string, unknown> = {}): Host {
-  const config = parseConfig({ agents: { agent_runtimes: { c: { adapter: 'codex', ...settings } } } }, null);
+  const config = parseConfig({ agents: { agent_runtimes: { c: { adapter: 'codex', ...settings } } } }, null, ADAPTERS);
   return RuntimeRegistry.fromConfig(config).resolve('c').host;
 }
 

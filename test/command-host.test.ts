@@ -11,6 +11,7 @@ import { parseJson, parseText, TEXT_KEEP_CHARS } from '../src/host/command/parse
 import { NO_CAPABILITIES, OutputParseError, tierOf, type CapturedOutput, type CommandInput, type ExitInfo, type Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
+import { ADAPTERS } from '../src/host/adapters.js';
 
 const FILE = path.join(process.cwd(), 'fracta.yaml');
 const WORKDIR = path.join(os.tmpdir(), 'fracta-workspace');
@@ -19,7 +20,7 @@ const UNSET = { allowedTools: undefined, agentMcp: false, env: {} } as const;
 
 /** The host for one runtime, through the same path fracta takes: config validation, then the registry. */
 function hostFor(settings: Record<string, unknown>): Host {
-  const config = parseConfig({ agents: { agent_runtimes: { x: settings } } }, FILE);
+  const config = parseConfig({ agents: { agent_runtimes: { x: settings } } }, FILE, ADAPTERS);
   return RuntimeRegistry.fromConfig(config).resolve('x').host;
 }
 
@@ -220,7 +221,7 @@ describe('capabilities and tiers', () => {
           },
         },
       },
-      FILE,
+      FILE, ADAPTERS,
     );
     const registry = RuntimeRegistry.fromConfig(config);
     expect(registry.resolve('plain').tier).toBe('Batch');
@@ -245,7 +246,7 @@ describe('capabilities and tiers', () => {
   });
 
   it('names an unknown runtime and lists the configured ones', () => {
-    const registry = RuntimeRegistry.fromConfig(parseConfig({}, null));
+    const registry = RuntimeRegistry.fromConfig(parseConfig({}, null, ADAPTERS));
     const error = thrown(() => registry.resolve('ghost'));
     expect(error.code).toBe('unknown_runtime');
     expect(error.message).toContain('"ghost"');

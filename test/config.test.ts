@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, locateConfig, parseConfig, parseConfigText } from '../src/config/load.js';
 import { FractaError } from '../src/errors.js';
+import { ADAPTERS } from '../src/host/adapters.js';
 
 /** A path whose display name (relative to the cwd) is plain `fracta.yaml`. */
 const FILE = path.join(process.cwd(), 'fracta.yaml');
@@ -21,7 +22,7 @@ function configError(run: () => unknown): FractaError {
 
 /** The error lines of a YAML text that should not validate. */
 function errorLines(yaml: string): string[] {
-  return configError(() => parseConfigText(yaml, FILE)).message.split('\n');
+  return configError(() => parseConfigText(yaml, FILE, ADAPTERS)).message.split('\n');
 }
 
 function runtimeYaml(name: string, body: string): string {
@@ -205,7 +206,7 @@ model_tiers:
 
   it('shows a file outside the working directory by its absolute path', () => {
     const outside = path.join(path.parse(process.cwd()).root, 'nowhere-fracta-test', 'fracta.yaml');
-    const error = configError(() => parseConfigText('agents:\n  bogus: 1\n', outside));
+    const error = configError(() => parseConfigText('agents:\n  bogus: 1\n', outside, ADAPTERS));
     expect(error.message.startsWith(`${outside}: agents.bogus:`)).toBe(true);
   });
 
@@ -251,7 +252,7 @@ kubernetes:
       secret_ref: { name: creds, key: token }
 `,
       ),
-      FILE,
+      FILE, ADAPTERS,
     );
     expect(config.runtimes.get('x')?.kubernetes?.env).toEqual([
       { name: 'A', value: 'v' },
@@ -262,21 +263,21 @@ kubernetes:
 
 describe('YAML syntax errors', () => {
   it('are config_invalid and carry file:line:col with the parser message', () => {
-    const error = configError(() => parseConfigText('agents:\n  agent_runtimes: [\n', FILE));
+    const error = configError(() => parseConfigText('agents:\n  agent_runtimes: [\n', FILE, ADAPTERS));
     expect(error.message).toMatch(/^fracta\.yaml:3:1: Flow sequence in block collection/);
     // The position is given once, not repeated from the parser's own message.
     expect(error.message).not.toMatch(/at line \d+, column \d+/);
   });
 
   it('refuse a duplicate key, at its line:col', () => {
-    const error = configError(() => parseConfigText('agents:\n  timeout_s: 10\n  timeout_s: 20\n', FILE));
+    const error = configError(() => parseConfigText('agents:\n  timeout_s: 10\n  timeout_s: 20\n', FILE, ADAPTERS));
     expect(error.message).toBe('fracta.yaml:3:3: Map keys must be unique');
   });
 });
 
 describe('parsing valid configs', () => {
   it('has the built-in claude runtime, as the default, when there is no file', () => {
-    const config = parseConfig({}, null);
+    const config = parseConfig({}, null, ADAPTERS);
     expect(config.source).toBeNull();
     expect(config.defaultRuntime).toBe('claude');
     expect([...config.runtimes.keys()]).toEqual(['claude', 'codex', 'gemini', 'opencode']);
@@ -288,7 +289,7 @@ describe('parsing valid configs', () => {
   });
 
   it('applies the documented defaults for an empty file', () => {
-    const config = parseConfigText('', FILE);
+    const config = parseConfigText('', FILE, ADAPTERS);
     expect(config.source).toBe(FILE);
     expect(config.timeoutS).toBe(1800);
     expect(config.killGraceS).toBe(5);
@@ -298,7 +299,7 @@ describe('parsing valid configs', () => {
   it('merges a user file over the built-ins: claude stays, new runtimes are added', () => {
     const config = parseConfigText(
       `${runtimeYaml('echo', 'adapter: command\ncommand: echo\nargs: ["{prompt}"]\nprompt_via: arg')}  default_runtime: echo\n`,
-      FILE,
+      FILE, ADAPTERS,
     );
     expect([...config.runtimes.keys()].sort()).toEqual(['claude', 'codex', 'echo', 'gemini', 'opencode']);
     expect(config.defaultRuntime).toBe('echo');
@@ -306,12 +307,12 @@ describe('parsing valid configs', () => {
   });
 
   it('keeps claude as the default runtime when the file does not name one', () => {
-    const config = parseConfigText(runtimeYaml('echo', 'adapter: command\ncommand: echo'), FILE);
+    const config = parseConfigText(runtimeYaml('echo', 'adapter: command\ncommand: echo'), FILE, ADAPTERS);
     expect(config.defaultRuntime).toBe('claude');
   });
 
   it('replaces the built-in claude as a whole with a runtime of the same name', () => {
-    const config = parseConfigText(runtimeYaml('claude', 'adapter: command\ncommand: /opt/claude'), FILE);
+    const config = parseConfigText(runtimeYaml('claude', 'adapter: command\ncommand: /opt/claude'), FILE, ADAPTERS);
     const claude = config.runtimes.get('claude')!;
     expect(claude.options).toMatchObject({ command: '/opt/claude', output: 'text', args: [] });
     expect(claude.model).toBeUndefined();
@@ -319,7 +320,7 @@ describe('parsing valid configs', () => {
   });
 
   it('turns numbers and booleans in env into strings', () => {
-    const config = parseConfigText(runtimeYaml('x', 'adapter: command\ncommand: c\nenv: { N: 3, F: 1.5, B: true, S: "${HOME}" }'), FILE);
+    const config = parseConfigText(runtimeYaml('x', 'adapter: command\ncommand: c\nenv: { N: 3, F: 1.5, B: true, S: "${HOME}" }'), FILE, ADAPTERS);
     expect(config.runtimes.get('x')?.env).toEqual({ N: '3', F: '1.5', B: 'true', S: '${HOME}' });
   });
 
@@ -331,7 +332,7 @@ describe('parsing valid configs', () => {
   it('keeps runtime settings: timeout, cleanup, model and tiers', () => {
     const config = parseConfigText(
       runtimeYaml('x', 'adapter: command\ncommand: c\ntimeout_s: 60\ncleanup: always\nmodel: m\nmodel_tiers: { light: small }'),
-      FILE,
+      FILE, ADAPTERS,
     );
     const x = config.runtimes.get('x')!;
     expect(x).toMatchObject({ name: 'x', timeoutS: 60, cleanup: 'always', model: 'm', modelTiers: { light: 'small' } });
@@ -394,14 +395,14 @@ describe('locateConfig and loadConfig', () => {
   });
 
   it('loads the built-in defaults for a null path', () => {
-    const config = loadConfig({ path: null, explicit: false });
+    const config = loadConfig({ path: null, explicit: false }, ADAPTERS);
     expect(config.source).toBeNull();
     expect(config.runtimes.has('claude')).toBe(true);
   });
 
   it('refuses an explicit config file that does not exist, naming the path', () => {
     const missing = path.join(tempDir(), 'missing.yaml');
-    const error = configError(() => loadConfig({ path: missing, explicit: true }));
+    const error = configError(() => loadConfig({ path: missing, explicit: true }, ADAPTERS));
     expect(error.message).toContain(missing);
     expect(error.message).toContain('no such file');
   });
@@ -409,7 +410,7 @@ describe('locateConfig and loadConfig', () => {
   it('reads and validates the located file', () => {
     const cwd = tempDir();
     fs.writeFileSync(path.join(cwd, 'fracta.yaml'), runtimeYaml('echo', 'adapter: command\ncommand: echo'));
-    const config = loadConfig(locateConfig(undefined, { FRACTA_HOME: tempDir() }, cwd));
+    const config = loadConfig(locateConfig(undefined, { FRACTA_HOME: tempDir() }, cwd), ADAPTERS);
     expect(config.source).toBe(path.join(cwd, 'fracta.yaml'));
     expect(config.runtimes.has('echo')).toBe(true);
   });

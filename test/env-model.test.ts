@@ -11,6 +11,7 @@ import { RuntimeRegistry, type ResolvedRuntime } from '../src/host/registry.js';
 import { parseRequest, spawnRequestSchema, type SpawnRequest } from '../src/requests.js';
 import { checkCapabilities } from '../src/spawn/plan.js';
 import { thrown } from './helpers/thrown.js';
+import { ADAPTERS } from '../src/host/adapters.js';
 
 function runtime(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
   return {
@@ -159,7 +160,7 @@ describe('resolveModel', () => {
   });
 
   it('picks the built-in claude tiers', () => {
-    const claude = parseConfig({}, null).runtimes.get('claude')!;
+    const claude = parseConfig({}, null, ADAPTERS).runtimes.get('claude')!;
     expect(resolveModel(claude, undefined, 'heavy').model).toBe('opus');
     expect(resolveModel(claude, undefined, 'light').model).toBe('haiku');
     expect(resolveModel(claude, undefined, undefined).model).toBe('sonnet');
@@ -238,7 +239,7 @@ describe('checkCapabilities', () => {
           },
         },
       },
-      FILE,
+      FILE, ADAPTERS,
     ),
   );
   const request = (extra: Record<string, unknown>): SpawnRequest => parseRequest(spawnRequestSchema, { task: 't', ...extra }, 'spawn');

@@ -15,13 +15,14 @@ import type { CommandInput, Host } from '../src/host/host.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
 import { thrown } from './helpers/thrown.js';
 import { writeWorkspaceFiles } from '../src/workspace/files.js';
+import { ADAPTERS } from '../src/host/adapters.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/gemini');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-gemini-host-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function host(settings: Record<string, unknown> = {}): Host {
-  const config = parseConfig({ agents: { agent_runtimes: { g: { adapter: 'gemini', ...settings } } } }, null);
+  const config = parseConfig({ agents: { agent_runtimes: { g: { adapter: 'gemini', ...settings } } } }, null, ADAPTERS);
   return RuntimeRegistry.fromConfig(config).resolve('g').host;
 }
 

@@ -18,6 +18,7 @@ import { RuntimeRegistry } from '../src/host/registry.js';
 import { FRACTA_TOOL_NAMES } from '../src/names.js';
 import { thrown } from './helpers/thrown.js';
 import { writeWorkspaceFiles } from '../src/workspace/files.js';
+import { ADAPTERS } from '../src/host/adapters.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/opencode');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fracta-opencode-host-'));
@@ -25,7 +26,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
 function host(settings: Record<string, unknown> = {}): Host {
-  const config = parseConfig({ agents: { agent_runtimes: { o: { adapter: 'opencode', ...settings } } } }, null);
+  const config = parseConfig({ agents: { agent_runtimes: { o: { adapter: 'opencode', ...settings } } } }, null, ADAPTERS);
   return RuntimeRegistry.fromConfig(config).resolve('o').host;
 }
 

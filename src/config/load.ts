@@ -7,11 +7,10 @@ import { readStateFileSync } from '../read-bounded.js';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { FractaError } from '../errors.js';
-import { adapterNames, findAdapter } from '../host/adapters.js';
 import { fractaHome } from '../paths.js';
 import { BUILTIN_DEFAULT_RUNTIME, BUILTIN_RUNTIMES } from './defaults.js';
 import { formatIssues, formatPath } from './errors.js';
-import type { FractaConfig, RuntimeConfig } from './runtime.js';
+import type { AdapterCatalog, FractaConfig, RuntimeConfig } from './runtime.js';
 import { configSchema, runtimeCommonShape, strictObject } from './schema.js';
 
 export interface ConfigLocation {
@@ -36,8 +35,8 @@ function displayName(file: string): string {
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
-export function loadConfig(location: ConfigLocation): FractaConfig {
-  if (location.path === null) return parseConfig({}, null);
+export function loadConfig(location: ConfigLocation, adapters: AdapterCatalog): FractaConfig {
+  if (location.path === null) return parseConfig({}, null, adapters);
   let text: string;
   try {
     text = readStateFileSync(location.path, MAX_CONFIG_BYTES, { follow: true });
@@ -46,7 +45,7 @@ export function loadConfig(location: ConfigLocation): FractaConfig {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EBADSTATE' ? `it ${(error as Error).message.slice(location.path.length + 1)}` : (error as Error).message;
     throw new FractaError('config_invalid', `${location.path}: cannot read the config (${reason}); fix the path given by --config or FRACTA_CONFIG`);
   }
-  return parseConfigText(text, location.path);
+  return parseConfigText(text, location.path, adapters);
 }
 
 /** A config is a few KB; this leaves room for any real one. */
@@ -96,7 +95,7 @@ function tooDeep(text: string): number | undefined {
 // Loaded when a config file is first read, not when fracta starts (yaml is a large module).
 const require = createRequire(import.meta.url);
 
-export function parseConfigText(text: string, file: string): FractaConfig {
+export function parseConfigText(text: string, file: string, adapters: AdapterCatalog): FractaConfig {
   const { parseDocument } = require('yaml') as typeof import('yaml');
   const name = displayName(file);
   const deep = tooDeep(text);
@@ -116,11 +115,15 @@ export function parseConfigText(text: string, file: string): FractaConfig {
   } catch (error) {
     throw new FractaError('config_invalid', `${name}: ${(error as Error).message.split('\n')[0]}; fix the file`);
   }
-  return parseConfig(raw ?? {}, file);
+  return parseConfig(raw ?? {}, file, adapters);
 }
 
-/** Validates a parsed document (or {} for the built-in defaults) into a FractaConfig. */
-export function parseConfig(raw: unknown, file: string | null): FractaConfig {
+/**
+ * Validates a parsed document (or {} for the built-in defaults) into a FractaConfig. The adapters'
+ * own keys are checked by the schemas they bring (host/adapters.ts hands them in), so config knows
+ * no adapter.
+ */
+export function parseConfig(raw: unknown, file: string | null, adapters: AdapterCatalog): FractaConfig {
   const name = file === null ? 'built-in defaults' : displayName(file);
   const fail = (lines: string[]): never => {
     throw new FractaError('config_invalid', lines.map((line) => `${name}: ${line}`).join('\n'));
@@ -136,7 +139,7 @@ export function parseConfig(raw: unknown, file: string | null): FractaConfig {
   const merged = { ...BUILTIN_RUNTIMES, ...userRuntimes };
   for (const [runtimeName, rawRuntime] of Object.entries(merged)) {
     const at = ['agents', 'agent_runtimes', runtimeName];
-    const runtime = resolveRuntime(runtimeName, rawRuntime, at, problems);
+    const runtime = resolveRuntime(runtimeName, rawRuntime, at, problems, adapters);
     if (runtime) runtimes.set(runtimeName, runtime);
   }
 
@@ -175,16 +178,17 @@ function resolveRuntime(
   raw: Record<string, unknown>,
   at: string[],
   problems: string[],
+  adapters: AdapterCatalog,
 ): RuntimeConfig | undefined {
   if (!RUNTIME_NAME.test(name)) {
     problems.push(`${formatPath(at)}: invalid runtime name (use letters, digits, ".", "_" and "-", starting with a letter or digit)`);
     return undefined;
   }
   const adapterName = raw.adapter;
-  const adapter = typeof adapterName === 'string' ? findAdapter(adapterName) : undefined;
+  const adapter = typeof adapterName === 'string' ? adapters.find(adapterName) : undefined;
   if (!adapter) {
     const what = adapterName === undefined ? 'is required' : `unknown adapter "${String(adapterName)}"`;
-    problems.push(`${formatPath([...at, 'adapter'])}: ${what} (use ${adapterNames().join(', ')})`);
+    problems.push(`${formatPath([...at, 'adapter'])}: ${what} (use ${adapters.names().join(', ')})`);
     return undefined;
   }
   const schema = strictObject({ ...runtimeCommonShape, ...adapter.optionsShape });

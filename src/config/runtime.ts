@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { BackendName, CleanupPolicy, KubernetesConfig, ModelTier } from './schema.js';
 
 /** A runtime after validation: what hosts and the pipeline use. Hosts never read raw YAML. */
@@ -47,4 +48,19 @@ export interface FractaConfig {
   /** Folders a spawn's repo must be under, when set. */
   readonly allowedRepoRoots: readonly string[] | undefined;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
+}
+
+/** What config needs of an adapter: the keys it adds to a runtime, and its own cross-field checks. */
+export interface AdapterSchema<Options = any> {
+  readonly name: string;
+  /** Keys this adapter adds to a runtime's settings. */
+  readonly optionsShape: z.ZodRawShape;
+  /** Cross-field checks on the adapter's options; returns problems as [key, message]. */
+  check?(options: Options): Array<[string, string]>;
+}
+
+/** The adapters a config may name (host/adapters.ts has fracta's). */
+export interface AdapterCatalog {
+  names(): string[];
+  find(name: string): AdapterSchema | undefined;
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { loadConfig, locateConfig } from './load.js';
-import type { FractaConfig } from './runtime.js';
+import type { AdapterCatalog, FractaConfig } from './runtime.js';
 
 /**
  * The config as of now. A long-lived server (Claude Desktop keeps it for days) picks up edits to
@@ -9,7 +9,10 @@ import type { FractaConfig } from './runtime.js';
 export class ConfigSource {
   private cached: { key: string; config: FractaConfig } | undefined;
 
-  constructor(private readonly flag: string | undefined) {}
+  constructor(
+    private readonly flag: string | undefined,
+    private readonly adapters: AdapterCatalog,
+  ) {}
 
   current(): FractaConfig {
     const location = locateConfig(this.flag);
@@ -23,7 +26,7 @@ export class ConfigSource {
       }
     }
     if (this.cached?.key === key) return this.cached.config;
-    const config = loadConfig(location);
+    const config = loadConfig(location, this.adapters);
     this.cached = { key, config };
     return config;
   }

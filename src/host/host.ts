@@ -4,8 +4,7 @@
  */
 import { FractaError, type ErrorCode } from '../errors.js';
 import type { Result, StreamParser } from '../events.js';
-import type { z } from 'zod';
-import type { RuntimeConfig } from '../config/runtime.js';
+import type { AdapterSchema, RuntimeConfig } from '../config/runtime.js';
 import type { WorkspaceFile } from '../workspace/files.js';
 
 export interface Capabilities {
@@ -161,11 +160,6 @@ export interface Host {
  * An adapter: one agent CLI's part of fracta.yaml and the factory of its Host. Each adapter folder
  * exports one; host/adapters.ts lists them by name.
  */
-export interface AdapterDefinition<Options = any> {
-  readonly name: string;
-  /** Keys this adapter adds to a runtime's settings. */
-  readonly optionsShape: z.ZodRawShape;
-  /** Cross-field checks on the adapter's options; returns problems as [key, message]. */
-  check?(options: Options): Array<[string, string]>;
+export interface AdapterDefinition<Options = any> extends AdapterSchema<Options> {
   create(runtime: RuntimeConfig<Options>): Host;
 }
