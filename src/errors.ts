@@ -2,50 +2,52 @@
  * Every failure fracta reports carries a stable `code` (clients script against it) and a message a
  * person or a model can act on: what went wrong and what to do.
  */
-export type ErrorCode =
-  | 'invalid_input'
-  | 'config_invalid'
-  | 'unknown_runtime'
-  | 'unknown_tier'
-  | 'capability_missing'
-  | 'env_missing'
-  | 'command_not_found'
-  | 'prompt_too_long'
-  | 'workspace_failed'
-  | 'spawn_failed'
-  | 'exit_nonzero'
-  | 'output_unparsable'
-  | 'agent_error'
-  | 'timed_out'
-  | 'cancelled'
-  | 'server_stopped'
-  | 'run_not_found'
-  | 'stream_not_supported'
-  | 'auth_failed'
-  | 'unknown_model'
-  | 'rate_limited'
-  | 'api_error'
-  | 'api_unreachable'
-  | 'session_not_found'
-  | 'session_busy'
-  | 'session_closed'
-  | 'depth_limit'
-  | 'children_limit'
+export const ERROR_CODES = [
+  'invalid_input',
+  'config_invalid',
+  'unknown_runtime',
+  'unknown_tier',
+  'capability_missing',
+  'env_missing',
+  'command_not_found',
+  'prompt_too_long',
+  'workspace_failed',
+  'spawn_failed',
+  'exit_nonzero',
+  'output_unparsable',
+  'agent_error',
+  'timed_out',
+  'cancelled',
+  'server_stopped',
+  'run_not_found',
+  'stream_not_supported',
+  'auth_failed',
+  'unknown_model',
+  'rate_limited',
+  'api_error',
+  'api_unreachable',
+  'session_not_found',
+  'session_busy',
+  'session_closed',
+  'depth_limit',
+  'children_limit',
   // What a run's chain claims (FRACTA_PARENT_RUN, FRACTA_DEPTH) that fracta's own records do not back.
-  | 'chain_invalid'
+  'chain_invalid',
   // State under FRACTA_HOME that fracta cannot trust or use (a poisoned lock, an unreadable record).
-  | 'state_corrupt'
+  'state_corrupt',
   // A write fracta needs (a record, a log) failed because the disk is full (ENOSPC) or over quota.
-  | 'disk_full'
+  'disk_full',
   // Kubernetes backend: what the cluster refused, each with the fix in the message.
-  | 'k8s_forbidden'
-  | 'k8s_conflict'
-  | 'k8s_invalid'
-  | 'k8s_unreachable'
-  | 'k8s_secret_missing'
-  | 'k8s_image_failed'
-  | 'k8s_error'
-  | 'internal_error';
+  'k8s_forbidden',
+  'k8s_conflict',
+  'k8s_invalid',
+  'k8s_unreachable',
+  'k8s_secret_missing',
+  'k8s_image_failed',
+  'k8s_error',
+  'internal_error',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class FractaError extends Error {
   override readonly name = 'FractaError';

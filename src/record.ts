@@ -3,6 +3,7 @@
  * The zod schema is the MCP outputSchema too, so the two cannot drift apart.
  */
 import { z } from 'zod';
+import { BACKENDS, CLEANUP_POLICIES, RECORD_WORKSPACE_MODES, TIERS } from './vocabulary.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -27,7 +28,7 @@ export const runRecordSchema = z.object({
   status: z.enum(RUN_STATUSES),
   runtime: z.string(),
   host: z.string().describe('the adapter that ran it'),
-  tier: z.enum(['Batch', 'Interactive', 'Full-Agent']).describe("the host's capability tier"),
+  tier: z.enum(TIERS).describe("the host's capability tier"),
   model: z.string().nullable(),
   model_tier: z.string().nullable().describe('the model tier asked for (heavy, medium, light), if any'),
   task_preview: z.string().describe('the start of the task'),
@@ -44,7 +45,7 @@ export const runRecordSchema = z.object({
   num_turns: z.number().nullable(),
   workspace: z.string(),
   workspace_removed: z.boolean(),
-  cleanup: z.enum(['keep', 'on_success', 'always']),
+  cleanup: z.enum(CLEANUP_POLICIES),
   log_uri: z.string(),
   stdout_path: z.string(),
   stderr_path: z.string(),
@@ -66,7 +67,7 @@ export const runRecordSchema = z.object({
   awaiting_input: z.boolean().default(false).describe('a live session whose last turn is done: send the next message, or close it'),
   turns_done: z.number().default(0).describe('turns finished in a live session'),
   events_path: z.string().nullable().default(null).describe('the normalized events of a streamed run (JSONL)'),
-  workspace_mode: z.enum(['fresh', 'worktree', 'copy', 'inplace', 'shared']).default('fresh').describe('what the workspace is: a fresh folder, a git worktree of repo, a copy, the checkout itself, or the workspace of the run resumed'),
+  workspace_mode: z.enum(RECORD_WORKSPACE_MODES).default('fresh').describe('what the workspace is: a fresh folder, a git worktree of repo, a copy, the checkout itself, or the workspace of the run resumed'),
   git: z
     .object({
       repo: z.string(),
@@ -86,7 +87,7 @@ export const runRecordSchema = z.object({
     .default(null)
     .describe('for a run on a repository: its branch, the commits the agent made, what it left uncommitted, and a diff summary against the base'),
   owner_started: z.number().nullable().default(null).describe('start time of the fracta process that runs it (to tell a reused pid apart)'),
-  backend: z.enum(['local', 'kubernetes']).default('local').describe('where its process ran: this machine, or a Job on a cluster'),
+  backend: z.enum(BACKENDS).default('local').describe('where its process ran: this machine, or a Job on a cluster'),
   kubernetes: z
     .object({ namespace: z.string(), job: z.string(), context: z.string().nullable() })
     .nullable()

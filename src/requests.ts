@@ -3,11 +3,11 @@
  * Parsing failures become one clear sentence per field, with a stable code.
  */
 import { z } from 'zod';
-import { BACKENDS, CLEANUP_POLICIES, MODEL_TIERS, oneOf, strictObject } from './config/schema.js';
+import { oneOf, strictObject } from './config/schema.js';
+import { BACKENDS, CLEANUP_POLICIES, MODEL_TIERS, WORKSPACE_MODES } from './vocabulary.js';
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
 import { RUN_STATUSES } from './record.js';
-import { WORKSPACE_MODES } from './workspace/repo.js';
 import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
 
 

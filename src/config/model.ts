@@ -1,5 +1,5 @@
 import type { RuntimeConfig } from './runtime.js';
-import type { ModelTier } from './schema.js';
+import type { ModelTier } from '../vocabulary.js';
 
 export interface ModelChoice {
   readonly model: string | undefined;

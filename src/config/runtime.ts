@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { BackendName, CleanupPolicy, KubernetesConfig, ModelTier } from './schema.js';
+import type { KubernetesConfig } from './schema.js';
+import type { BackendName, CleanupPolicy, ModelTier } from '../vocabulary.js';
 
 /** A runtime after validation: what hosts and the pipeline use. Hosts never read raw YAML. */
 export interface RuntimeConfig<Options = unknown> {

@@ -5,15 +5,7 @@
 import { z } from 'zod';
 import { isDnsLabel, isDnsSubdomain } from './dns-names.js';
 
-export const MODEL_TIERS = ['heavy', 'medium', 'light'] as const;
-export type ModelTier = (typeof MODEL_TIERS)[number];
-
-export const CLEANUP_POLICIES = ['keep', 'on_success', 'always'] as const;
-
-/** Where a run's process lives: this machine, or a Job on a cluster (the runtime's kubernetes: block). */
-export const BACKENDS = ['local', 'kubernetes'] as const;
-export type BackendName = (typeof BACKENDS)[number];
-export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
+import { BACKENDS, CLEANUP_POLICIES } from '../vocabulary.js';
 
 /** A strict object whose unknown keys are reported with the names that are allowed. */
 export function strictObject<T extends z.ZodRawShape>(shape: T, noun = 'key') {

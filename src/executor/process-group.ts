@@ -4,6 +4,7 @@
  * zombies are not counted, since in a container nobody may reap an orphan's.
  */
 import fs from 'node:fs';
+import { signalReaches, statFields } from '../processes.js';
 
 function liveMembersFromProc(pgid: number): number[] | undefined {
   let entries: string[];
@@ -15,14 +16,8 @@ function liveMembersFromProc(pgid: number): number[] | undefined {
   const members: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // it ended while we looked
-    }
-    // Fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(entry);
+    if (!fields) continue; // it ended while we looked
     if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
   }
   return members;
@@ -30,11 +25,7 @@ function liveMembersFromProc(pgid: number): number[] | undefined {
 
 export function groupAlive(pgid: number): boolean {
   // The common case costs one system call: a group with no member at all, not even a zombie.
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!signalReaches(-pgid)) return false;
   const members = liveMembersFromProc(pgid);
   return members ? members.length > 0 : true;
 }

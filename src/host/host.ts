@@ -3,22 +3,12 @@
  * Capabilities are data; the tier is derived from them and checked before any side effect.
  */
 import { FractaError, type ErrorCode } from '../errors.js';
+import type { Capabilities, Tier } from '../vocabulary.js';
 import type { Result, StreamParser } from '../events.js';
 import type { AdapterSchema, RuntimeConfig } from '../config/runtime.js';
 import type { WorkspaceFile } from '../workspace/files.js';
 
-export interface Capabilities {
-  /** Events as the agent works, and follow-up messages into a live session. */
-  readonly stream: boolean;
-  /** A session id that a later spawn can continue. */
-  readonly resumeToken: boolean;
-  /** The child can be given fracta (and other servers) over MCP. */
-  readonly agentMcp: boolean;
-  /** The CLI honours an allow-list of tools. */
-  readonly toolPermissions: boolean;
-}
-
-export type Tier = 'Batch' | 'Interactive' | 'Full-Agent';
+export type { Capabilities, Tier } from '../vocabulary.js';
 
 export const NO_CAPABILITIES: Capabilities = Object.freeze({
   stream: false,
@@ -32,6 +22,9 @@ export function tierOf(caps: Capabilities): Tier {
   if (caps.stream) return 'Interactive';
   return 'Batch';
 }
+
+/** The most of a CLI's output a host reads whole to find its result; what a host does past it is its own (say so or read the end). */
+export const MAX_PARSED_BYTES = 64 * 1024 * 1024;
 
 /** What to run: an argument array (never a shell line), the prompt on stdin when the CLI takes it there. */
 export interface CommandSpec {

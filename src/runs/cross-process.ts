@@ -9,7 +9,8 @@ import { killGroup } from '../executor/process-group.js';
 import { isTerminal, type RunRecord } from '../record.js';
 import type { Run } from './run.js';
 import { settled } from './run.js';
-import { isRunProcess, processAlive } from './run-process.js';
+import { processAlive } from '../processes.js';
+import { isRunProcess } from './run-process.js';
 import type { RunStore } from './store.js';
 import { cancelledElsewhere } from './terminal.js';
 

@@ -2,7 +2,7 @@
  * A process as fracta records it: its pid and its start time, so that a pid the system gave to some
  * other process later is not taken for the fracta that wrote a record or a lease.
  */
-import fs from 'node:fs';
+import { processAlive, statFields } from '../processes.js';
 
 export interface ProcessIdentity {
   readonly pid: number;
@@ -11,13 +11,8 @@ export interface ProcessIdentity {
 }
 
 function startTime(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22, counted after the command name, which may hold spaces and parentheses.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return null;
-  }
+  const started = statFields(pid)?.[19];
+  return started === undefined ? null : Number(started);
 }
 
 let self: ProcessIdentity | undefined;
@@ -35,11 +30,7 @@ export function processIdentity(): ProcessIdentity {
 
 /** Whether the process is still running (and is the same one, where the start time can be read). */
 export function sameProcess(identity: ProcessIdentity): boolean {
-  try {
-    process.kill(identity.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processAlive(identity.pid)) return false;
   const now = startTime(identity.pid);
   return identity.started === null || now === null || now === identity.started;
 }

@@ -1,13 +1,6 @@
+/** A run's processes, known by the FRACTA_RUN_ID every run's child is started with. */
 import fs from 'node:fs';
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive, statFields } from '../processes.js';
 
 /** Whether pid is still the child of this run (and not a stranger that got the pid later). */
 export function isRunProcess(pid: number, runId: string): boolean {
@@ -15,16 +8,6 @@ export function isRunProcess(pid: number, runId: string): boolean {
     return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FRACTA_RUN_ID=${runId}`);
   } catch {
     return !fs.existsSync('/proc') && processAlive(pid);
-  }
-}
-
-/** Fields after the command name of /proc/<pid>/stat: state ppid pgrp ... */
-function statFields(pid: number | 'self'): string[] | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
   }
 }
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { ChildEnv } from '../config/env.js';
 import { MIN_SECRET_LENGTH } from '../secrets.js';
 import type { RuntimeConfig } from '../config/runtime.js';
-import type { BackendName } from '../config/schema.js';
+import type { BackendName } from '../vocabulary.js';
 import type { RunTarget } from '../executor/backend.js';
 import type { KubernetesBackend } from '../executor/kubernetes/backend.js';
 import { jobName } from '../executor/kubernetes/names.js';

@@ -11,6 +11,7 @@ import { chainEnv, FRACTA_ENV } from '../names.js';
 import { isRunId } from '../run-id.js';
 import type { RunRecord } from '../record.js';
 import { selfCommand } from '../self.js';
+import { statFields } from '../processes.js';
 
 /** The chain a spawn joins, as verified from the parent's record: the environment only names the claim. */
 export interface ParentChain {
@@ -53,13 +54,8 @@ function claimError(variable: string, message: string): FractaError {
 
 /** The parent pid of `pid`, from /proc; undefined where it cannot be read. */
 function parentOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces and parentheses): state ppid ...
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
+  const parent = statFields(pid)?.[1];
+  return parent === undefined ? undefined : Number(parent);
 }
 
 /** Whether `ancestor` is this process or one of its ancestors; undefined where there is no /proc to tell. */

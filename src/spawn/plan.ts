@@ -7,7 +7,7 @@
 import { resolveChildEnv, type ChildEnv } from '../config/env.js';
 import { resolveModel } from '../config/model.js';
 import type { FractaConfig } from '../config/runtime.js';
-import type { CleanupPolicy } from '../config/schema.js';
+import type { CleanupPolicy } from '../vocabulary.js';
 import { FractaError } from '../errors.js';
 import { MIN_SECRET_LENGTH } from '../secrets.js';
 import { findCommand } from '../executor/which.js';

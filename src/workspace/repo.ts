@@ -11,8 +11,7 @@ import { FractaError } from '../errors.js';
 import { branchFor, checkBranchName, closeNames } from './branch.js';
 import { git, gitRaw, gitRetrying } from './git.js';
 
-export const WORKSPACE_MODES = ['worktree', 'copy', 'inplace'] as const;
-export type WorkspaceMode = (typeof WORKSPACE_MODES)[number];
+import type { WorkspaceMode } from '../vocabulary.js';
 
 /** Where a run works, as decided before it starts. */
 export interface RepoWorkspace {

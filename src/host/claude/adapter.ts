@@ -9,7 +9,8 @@ import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
 import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
-import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { allowedTools, checkBypassAsRoot, PERMISSION_MODES } from './permissions.js';
 import { claudeFailureFromStderr, isClaudeResult, resultFromClaude } from './result.js';
 import { claudeStreamParser, encodeClaudeMessage } from './stream.js';
@@ -17,9 +18,7 @@ import { jsonFile, type WorkspaceFile } from '../../workspace/files.js';
 
 const MCP_CONFIG = `${FRACTA_DIR}/mcp.json`;
 /** A result object is small; a larger output is not Claude's JSON. */
-const MAX_RESULT_BYTES = 64 * 1024 * 1024;
-
-const serverName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
+const MAX_RESULT_BYTES = MAX_PARSED_BYTES;
 
 const optionsShape = {
   command: z.string().min(1).default('claude'),
@@ -28,12 +27,7 @@ const optionsShape = {
     allowed_tools: z.array(z.string().min(1)).optional(),
     disallowed_tools: z.array(z.string().min(1)).optional(),
   }).optional(),
-  mcp_servers: z
-    .record(
-      serverName,
-      strictObject({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}) }),
-    )
-    .default({}),
+  mcp_servers: mcpServersSchema(),
   max_retries: z.number().int('must be a whole number').nonnegative().optional(),
   nonessential_traffic: z.boolean().optional(),
   extra_args: z.array(z.string()).default([]),
@@ -41,9 +35,7 @@ const optionsShape = {
 export type ClaudeOptions = z.infer<z.ZodObject<typeof optionsShape>>;
 
 function check(options: ClaudeOptions): Array<[string, string]> {
-  return FRACTA_SERVER_NAME in options.mcp_servers
-    ? [['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]]
-    : [];
+  return reservedNameProblems(options.mcp_servers);
 }
 
 class ClaudeHost implements Host {
@@ -63,7 +55,7 @@ class ClaudeHost implements Host {
   bootstrap = defaultBootstrap;
 
   private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
-    return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
+    return childServers(this.runtime.options.mcp_servers, fracta);
   }
 
   async workspaceFiles(_workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {

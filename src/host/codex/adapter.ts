@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
-import { FRACTA_SERVER_NAME } from '../../names.js';
 import { defaultBootstrap } from '../bootstrap.js';
-import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { codexArgv } from './argv.js';
 import { launchFile } from './mcp.js';
 import { SANDBOX_MODES } from './permissions.js';
@@ -18,7 +18,7 @@ import { codexStreamParser, foldCodexOutput } from './stream.js';
 import { tomlValue } from './toml.js';
 
 /** codex's JSONL carries every command's output; more than this is not a run fracta can read whole. */
-const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const MAX_OUTPUT_BYTES = MAX_PARSED_BYTES;
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
 
@@ -39,17 +39,7 @@ const optionsShape = {
     allowed_tools: z.array(z.string().min(1)).optional(),
   }).optional(),
   /** Extra MCP servers for every run (approved; required: codex waits for them and fails if one cannot start). */
-  mcp_servers: z
-    .record(
-      name,
-      strictObject({
-        command: z.string().min(1),
-        args: z.array(z.string()).default([]),
-        env: z.record(z.string(), z.string()).default({}),
-        required: z.boolean().default(true),
-      }),
-    )
-    .default({}),
+  mcp_servers: mcpServersSchema({ required: z.boolean().default(true) }),
   /** A Responses API of your own (a proxy, a gateway, a local server) instead of codex's configured provider. */
   provider: strictObject({
     id: name.default('custom'),
@@ -76,9 +66,7 @@ export type CodexOptions = z.infer<z.ZodObject<typeof optionsShape>>;
 
 function check(options: CodexOptions): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
-  if (FRACTA_SERVER_NAME in options.mcp_servers) {
-    problems.push(['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]);
-  }
+  problems.push(...reservedNameProblems(options.mcp_servers));
   const permissions = options.permissions;
   if (permissions?.network_access !== undefined && permissions.sandbox !== 'workspace-write') {
     problems.push(['permissions.network_access', 'applies to the workspace-write sandbox only: set permissions.sandbox: workspace-write']);

@@ -13,7 +13,8 @@ import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
 import { FRACTA_SERVER_NAME } from '../../names.js';
 import { defaultBootstrap } from '../bootstrap.js';
-import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { geminiArgv, type OutputFormat } from './argv.js';
 import { IGNORE_FILE, readUserSettings, runHomeFiles, userHome } from './home.js';
 import { APPROVAL_MODES } from './permissions.js';
@@ -22,11 +23,9 @@ import { AUTH_TYPES, childSettings } from './settings.js';
 import { geminiStreamParser } from './stream.js';
 
 /** The result object is small; a larger output is not gemini's JSON. */
-const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+const MAX_RESULT_BYTES = MAX_PARSED_BYTES;
 /** The error object comes last on stderr, after a stack trace. */
 const STDERR_TAIL_CHARS = 64 * 1024;
-
-const serverName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
 
 const optionsShape = {
   command: z.string().min(1).default('gemini'),
@@ -35,12 +34,7 @@ const optionsShape = {
     allowed_tools: z.array(z.string().min(1)).optional(),
     exclude_tools: z.array(z.string().min(1)).optional(),
   }).optional(),
-  mcp_servers: z
-    .record(
-      serverName,
-      strictObject({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}) }),
-    )
-    .default({}),
+  mcp_servers: mcpServersSchema(),
   /** security.auth.selectedType; by default the user's own, or gemini-api-key with a key and a base URL. */
   auth_type: oneOf(AUTH_TYPES, 'auth type').optional(),
   /** Merged into the child's settings.json over fracta's defaults (MCP servers go in mcp_servers). */
@@ -59,9 +53,7 @@ export type GeminiOptions = z.infer<z.ZodObject<typeof optionsShape>>;
 
 function check(options: GeminiOptions): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
-  if (FRACTA_SERVER_NAME in options.mcp_servers) {
-    problems.push(['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]);
-  }
+  problems.push(...reservedNameProblems(options.mcp_servers));
   if ('mcpServers' in options.settings) problems.push(['settings', 'give MCP servers in mcp_servers, which fracta writes trusted for every run']);
   const commas = (options.permissions?.allowed_tools ?? []).filter((tool) => tool.includes(','));
   if (commas.length > 0) problems.push(['permissions.allowed_tools', `gemini splits tool names at commas: name ${commas.map((t) => `"${t}"`).join(', ')} as separate entries`]);
@@ -97,7 +89,7 @@ class GeminiHost implements Host {
   bootstrap = defaultBootstrap;
 
   private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
-    return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
+    return childServers(this.runtime.options.mcp_servers, fracta);
   }
 
   async workspaceFiles(workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {

@@ -31,9 +31,9 @@ import { z } from 'zod';
 import { strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
-import { FRACTA_SERVER_NAME } from '../../names.js';
 import { defaultBootstrap } from '../bootstrap.js';
-import { OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
+import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { opencodeCommand, type ArgvOptions } from './argv.js';
 import { mcpConfigFile } from './mcp.js';
 import { parseTool } from './permissions.js';
@@ -41,10 +41,9 @@ import { opencodeFailureFromStderr } from './result.js';
 import { OpencodeTurn } from './stream.js';
 
 /** opencode's JSONL carries every tool's output; past this only the end of it is read. */
-const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const MAX_OUTPUT_BYTES = MAX_PARSED_BYTES;
 const TAIL_CHARS = 1024 * 1024;
 
-const serverName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"');
 const toolList = z.array(z.string().min(1));
 
 const optionsShape = {
@@ -56,12 +55,7 @@ const optionsShape = {
     denied_tools: toolList.optional(),
     auto_approve: z.boolean().optional(),
   }).optional(),
-  mcp_servers: z
-    .record(
-      serverName,
-      strictObject({ command: z.string().min(1), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}) }),
-    )
-    .default({}),
+  mcp_servers: mcpServersSchema(),
   max_retries: z.number().int('must be a whole number').nonnegative().optional(),
   autoupdate: z.boolean().default(false),
   models_fetch: z.boolean().default(true),
@@ -73,9 +67,7 @@ export type OpencodeOptions = z.infer<z.ZodObject<typeof optionsShape>>;
 
 function check(options: OpencodeOptions): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
-  if (FRACTA_SERVER_NAME in options.mcp_servers) {
-    problems.push(['mcp_servers', `"${FRACTA_SERVER_NAME}" is fracta's own server (given with agent_mcp); name yours differently`]);
-  }
+  problems.push(...reservedNameProblems(options.mcp_servers));
   for (const field of ['allowed_tools', 'denied_tools'] as const) {
     for (const entry of options.permissions?.[field] ?? []) {
       try {
@@ -105,7 +97,7 @@ class OpencodeHost implements Host {
   bootstrap = defaultBootstrap;
 
   private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
-    return { ...this.runtime.options.mcp_servers, ...(fracta ? { [FRACTA_SERVER_NAME]: fracta } : {}) };
+    return childServers(this.runtime.options.mcp_servers, fracta);
   }
 
   async workspaceFiles(_workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {

@@ -1,0 +1,32 @@
+/**
+ * The enumerations fracta's contract is made of, one const array each: the TypeScript type and every
+ * zod schema (fracta.yaml, requests, records, `runtimes`) derive from the same list, so they cannot
+ * drift apart.
+ */
+
+/** What a host can do; its tier follows from them (tierOf). */
+export const CAPABILITIES = ['stream', 'resumeToken', 'agentMcp', 'toolPermissions'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+export type Capabilities = Readonly<Record<Capability, boolean>>;
+
+export const TIERS = ['Batch', 'Interactive', 'Full-Agent'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** The model sizes a runtime may name (model_tiers) and a spawn may ask for (tier). */
+export const MODEL_TIERS = ['heavy', 'medium', 'light'] as const;
+export type ModelTier = (typeof MODEL_TIERS)[number];
+
+/** When a run's workspace is removed. */
+export const CLEANUP_POLICIES = ['keep', 'on_success', 'always'] as const;
+export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
+
+/** Where a run's process lives: this machine, or a Job on a cluster (the runtime's kubernetes: block). */
+export const BACKENDS = ['local', 'kubernetes'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** How a spawn with repo works on it: a git worktree, a copy, or the checkout itself. */
+export const WORKSPACE_MODES = ['worktree', 'copy', 'inplace'] as const;
+export type WorkspaceMode = (typeof WORKSPACE_MODES)[number];
+
+/** What a run's workspace is, as its record says: a fresh folder, one of the repo modes, or the workspace of the run it resumes. */
+export const RECORD_WORKSPACE_MODES = ['fresh', ...WORKSPACE_MODES, 'shared'] as const;
