@@ -1,5 +1,8 @@
-/** Running git: an argument array (never a shell), a clear error with git's own words on failure. */
-import { execFile } from 'node:child_process';
+/**
+ * Running git: an argument array (never a shell), a clear error with git's own words on failure.
+ * Through execa, which does what a short-lived helper needs (the whole output, the exit code, no
+ * stdin); it loads on the first git call, not when fracta starts (most runs never touch git).
+ */
 import { FractaError, type ErrorCode } from '../errors.js';
 
 export interface GitResult {
@@ -8,19 +11,21 @@ export interface GitResult {
   readonly code: number;
 }
 
-export function gitRaw(cwd: string, args: readonly string[]): Promise<GitResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'git',
-      [...args],
-      // No prompts, no pager, no user hooks asking for input: fracta runs unattended.
-      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C' } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 128) : 0;
-        resolve({ stdout: String(stdout), stderr: String(stderr), code });
-      },
-    );
+let execaLoading: Promise<typeof import('execa')> | undefined;
+
+export async function gitRaw(cwd: string, args: readonly string[]): Promise<GitResult> {
+  const { execa } = await (execaLoading ??= import('execa'));
+  const result = await execa('git', args, {
+    cwd,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    maxBuffer: 64 * 1024 * 1024,
+    // No prompts, no pager, no user hooks asking for input: fracta runs unattended.
+    env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C' },
   });
+  // No exit code: git could not be started (not installed) or was killed; git's own "fatal" is 128.
+  return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), code: result.exitCode ?? 128 };
 }
 
 export async function git(cwd: string, args: readonly string[], code: ErrorCode = 'workspace_failed'): Promise<string> {

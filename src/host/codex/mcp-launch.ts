@@ -2,8 +2,8 @@
 /**
  * Starts one MCP server described in a file fracta wrote into a codex workspace:
  *   node mcp-launch.js <file> <name>
- * codex's command line is built before the workspace (and so fracta's own server for this run) is
- * known; codex runs this launcher, which runs the real server on the same stdin and stdout.
+ * codex runs this launcher, which runs the real server on the same stdin and stdout: the server's
+ * entry, with its environment, stays in a private file instead of on codex's command line (mcp.ts).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

@@ -3,8 +3,9 @@
  * for an MCP config file, and ignores a workspace's own `.codex/config.toml` unless the project is
  * trusted, which would be written into the user's config).
  *
- * fracta's own server is only known when the workspace is written, after the command line is built,
- * so codex starts it through a small launcher (mcp-launch.ts) that reads it from the workspace.
+ * fracta's own server reaches codex through a small launcher (mcp-launch.ts) that reads the entry
+ * from a private file in the workspace (mode 0600): its environment stays off the command line, which
+ * every local user can read in /proc and which the run's record keeps.
  *
  * What codex does with an MCP server, and what fracta sets because of it:
  * - it starts the server with a bare environment (HOME, PATH, TMPDIR and the entry's `env`): fracta's
