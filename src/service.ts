@@ -48,6 +48,18 @@ export interface FractaOptions {
   readonly backend?: ExecutionBackend;
 }
 
+/** Told the run id while a call waits on it (progress); returns how to stop following. */
+export type Follow = (runId: string) => () => Promise<void>;
+
+async function following<T>(runId: string, follow: Follow | undefined, work: () => Promise<T>): Promise<T> {
+  const stop = follow?.(runId);
+  try {
+    return await work();
+  } finally {
+    await stop?.();
+  }
+}
+
 export class Fracta {
   private readonly configSource: ConfigSource;
   private readonly env: NodeJS.ProcessEnv;
@@ -114,11 +126,6 @@ export class Fracta {
     return this.runner.subscribe(runId, listener);
   }
 
-  /** Waits up to `waitMs` for a run this call already checked (spawn's own wait after the start). */
-  awaitRun(runId: string, waitMs: number, signal?: AbortSignal): Promise<RunRecord> {
-    return this.runner.wait(runId, waitMs, signal);
-  }
-
   /** Runs this process owns that have not ended. */
   activeCount(): number {
     return this.runnerInstance?.activeCount() ?? 0;
@@ -156,17 +163,21 @@ export class Fracta {
     });
   }
 
-  /** Starts a run and waits up to `wait_s` for it; the run goes on whatever happens to the caller. */
-  async spawn(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
+  /**
+   * Starts a run and waits up to `wait_s` for it; the run goes on whatever happens to the caller.
+   * `follow` is handed the run id while the call waits (progress), and returns how to stop following.
+   */
+  async spawn(raw: unknown, signal?: AbortSignal, follow?: Follow): Promise<RunRecord> {
     const { record, waitMs } = await this.start(raw);
+    // A queued run is waited for too: wait_s covers the queue and the run.
     if (isTerminal(record.status) || waitMs === 0) return record;
-    return this.runner.wait(record.run_id, waitMs, signal);
+    return following(record.run_id, follow, () => this.runner.wait(record.run_id, waitMs, signal));
   }
 
-  async wait(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
+  async wait(raw: unknown, signal?: AbortSignal, follow?: Follow): Promise<RunRecord> {
     await this.ready();
     const request = parseRequest(waitRequestSchema, raw, 'wait');
-    return this.runner.wait(request.run_id, (request.timeout_s ?? MAX_WAIT_S) * 1000, signal);
+    return following(request.run_id, follow, () => this.runner.wait(request.run_id, (request.timeout_s ?? MAX_WAIT_S) * 1000, signal));
   }
 
   /** Waits with no upper bound (the CLI's `fracta spawn` does this). */
@@ -175,14 +186,16 @@ export class Fracta {
   }
 
   /** Sends the next message to a live session and waits up to wait_s for the agent's answer. */
-  async send(raw: unknown, signal?: AbortSignal): Promise<RunRecord> {
+  async send(raw: unknown, signal?: AbortSignal, follow?: Follow): Promise<RunRecord> {
     await this.ready();
     const request = parseRequest(sendRequestSchema, raw, 'send');
-    const before = await this.runner.status(request.run_id);
-    const sent = await this.runner.send(request.run_id, request.message);
-    const waitMs = (request.wait_s ?? DEFAULT_WAIT_S) * 1000;
-    if (waitMs === 0) return sent;
-    return this.runner.wait(request.run_id, waitMs, signal, before.turns_done);
+    return following(request.run_id, follow, async () => {
+      const before = await this.runner.status(request.run_id);
+      const sent = await this.runner.send(request.run_id, request.message);
+      const waitMs = (request.wait_s ?? DEFAULT_WAIT_S) * 1000;
+      if (waitMs === 0) return sent;
+      return this.runner.wait(request.run_id, waitMs, signal, before.turns_done);
+    });
   }
 
   async close(raw: unknown): Promise<RunRecord> {

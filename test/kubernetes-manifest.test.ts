@@ -13,12 +13,11 @@ import {
   buildManifests,
   CLONE_SCRIPT,
   INPUT_DIR,
-  jobName,
   POD_HOME,
   RUN_SCRIPT,
   SECRET_MAX_BYTES,
 } from '../src/executor/kubernetes/manifest.js';
-import { labelValue } from '../src/executor/kubernetes/names.js';
+import { jobName, labelValue } from '../src/executor/kubernetes/names.js';
 import { MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type ManifestInput } from '../src/executor/kubernetes/types.js';
 import { thrown } from './helpers/thrown.js';
 

@@ -8,7 +8,6 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEvent } from '../src/events.js';
 import { registerAdapter } from '../src/host/adapters.js';
-import { defaultBootstrap } from '../src/host/bootstrap.js';
 import type { CommandInput, Host, StreamSpec } from '../src/host/host.js';
 import type { RunRecord } from '../src/record.js';
 import { Fracta } from '../src/service.js';
@@ -41,7 +40,6 @@ function turnHost(live: boolean): Host {
     capabilities: () => ({ stream: true, resumeToken: true, agentMcp: false, toolPermissions: false }),
     command: () => TURN_AGENT,
     workspaceFiles: async () => [],
-    bootstrap: defaultBootstrap,
     buildBatchCommand: (input) => ({ ...stream(input), args: [] }),
     parseBatchOutput: () => ({ output: '', isError: false, warnings: [] }),
     buildStreamCommand: stream,

@@ -132,7 +132,6 @@ export interface Host {
   command(): string;
   /** The files the host needs in the run's workspace (settings, MCP config), declared: the backend puts them there. */
   workspaceFiles(workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]>;
-  bootstrap(task: string, baseBranch: string | undefined, contract: string | undefined): BootstrapFile;
   /** Pure: no side effects, so a bad request fails here before anything exists on disk. */
   buildBatchCommand(input: CommandInput): CommandSpec;
   parseBatchOutput(stdout: CapturedOutput, exit: ExitInfo): Result;

@@ -22,10 +22,6 @@ export class RuntimeRegistry {
     this.defaultName ??= runtime.name;
   }
 
-  get defaultRuntime(): string | undefined {
-    return this.defaultName;
-  }
-
   /** The named runtime, or the default one when no name is given. */
   resolve(name: string | undefined): ResolvedRuntime {
     const wanted = name ?? this.defaultName;

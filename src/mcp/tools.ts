@@ -13,7 +13,7 @@ import {
   spawnRequestSchema,
   waitRequestSchema,
 } from '../requests.js';
-import { isTerminal, runRecordSchema } from '../record.js';
+import { runRecordSchema } from '../record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
 import { MAX_WAIT_S, type FractaToolName } from '../names.js';
@@ -80,17 +80,7 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     input: spawnRequestSchema,
     output: runRecordSchema,
     annotations: { destructiveHint: false, openWorldHint: true },
-    handler: async (args, { fracta, signal, followProgress }) => {
-      const { record, waitMs } = await fracta.start(args);
-      // A queued run is waited for too: wait_s covers the queue and the run.
-      if (isTerminal(record.status) || waitMs === 0) return recordResult(record);
-      const stop = followProgress(record.run_id);
-      try {
-        return recordResult(await fracta.awaitRun(record.run_id, waitMs, signal));
-      } finally {
-        await stop();
-      }
-    },
+    handler: async (args, { fracta, signal, followProgress }) => recordResult(await fracta.spawn(args, signal, followProgress)),
   },
   {
     name: 'wait',
@@ -99,15 +89,7 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     input: waitRequestSchema,
     output: runRecordSchema,
     annotations: { readOnlyHint: true },
-    handler: async (args, { fracta, signal, followProgress }) => {
-      const runId = (args as { run_id?: unknown }).run_id;
-      const stop = typeof runId === 'string' ? followProgress(runId) : async () => undefined;
-      try {
-        return recordResult(await fracta.wait(args, signal));
-      } finally {
-        await stop();
-      }
-    },
+    handler: async (args, { fracta, signal, followProgress }) => recordResult(await fracta.wait(args, signal, followProgress)),
   },
   {
     name: 'status',
@@ -136,15 +118,7 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     input: sendRequestSchema,
     output: runRecordSchema,
     annotations: { destructiveHint: false, openWorldHint: true },
-    handler: async (args, { fracta, signal, followProgress }) => {
-      const runId = (args as { run_id?: unknown }).run_id;
-      const stop = typeof runId === 'string' ? followProgress(runId) : async () => undefined;
-      try {
-        return recordResult(await fracta.send(args, signal));
-      } finally {
-        await stop();
-      }
-    },
+    handler: async (args, { fracta, signal, followProgress }) => recordResult(await fracta.send(args, signal, followProgress)),
   },
   {
     name: 'close',

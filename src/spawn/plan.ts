@@ -12,6 +12,7 @@ import { FractaError } from '../errors.js';
 import { MIN_SECRET_LENGTH } from '../secrets.js';
 import { findCommand } from '../executor/which.js';
 import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
+import { bootstrapTask } from '../host/bootstrap.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../run-id.js';
@@ -195,7 +196,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
         });
   if (repo) warnings.push(...repo.warnings);
   const workdir = resume?.workdir ?? (repo?.mode === 'inplace' ? repo.repo : context.workspaceFor(runId));
-  const bootstrap = host.bootstrap(request.task, undefined, request.contract);
+  const bootstrap = bootstrapTask(request.task, request.contract);
   // What the child needs to know to spawn grandchildren in the same chain and state folder.
   const lineageEnv = chainEnv(runId, lineage.rootRun, lineage.depth);
   // On a cluster the command is built for the pod (its workspace, no local environment).

@@ -23,7 +23,6 @@ import { isDnsLabel, isDnsSubdomain } from '../../config/dns-names.js';
 import { inputSecretName, isLabelKey, isLabelValue, jobName, labelValue } from './names.js';
 import { HOME_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POD_WORKDIR, RUN_ID_LABEL, RUNTIME_LABEL, type ManifestInput } from './types.js';
 
-export { jobName } from './names.js';
 
 /** What the API server accepts in one Secret: the sum of its values. */
 export const SECRET_MAX_BYTES = 1024 * 1024;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
-import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
+import { FRACTA_DIR } from '../bootstrap.js';
 import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { allowedTools, checkBypassAsRoot, PERMISSION_MODES } from './permissions.js';
@@ -52,7 +52,6 @@ class ClaudeHost implements Host {
     return this.runtime.options.command;
   }
 
-  bootstrap = defaultBootstrap;
 
   private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
     return childServers(this.runtime.options.mcp_servers, fracta);

@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
-import { defaultBootstrap } from '../bootstrap.js';
 import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { codexArgv } from './argv.js';
@@ -95,7 +94,6 @@ class CodexHost implements Host {
     return this.runtime.options.command;
   }
 
-  bootstrap = defaultBootstrap;
 
   async workspaceFiles(_workdir: string, options: WorkspaceOptions): Promise<WorkspaceFile[]> {
     return options.fractaServer ? [launchFile(options.fractaServer)] : [];

@@ -8,7 +8,7 @@ import { oneOf } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
 import { FractaError } from '../../errors.js';
-import { defaultBootstrap, FRACTA_DIR } from '../bootstrap.js';
+import { FRACTA_DIR } from '../bootstrap.js';
 import {
   NO_CAPABILITIES,
   StreamNotSupported,
@@ -126,7 +126,6 @@ class CommandHost implements Host {
     return [];
   }
 
-  bootstrap = defaultBootstrap;
 
   buildBatchCommand(input: CommandInput): CommandSpec {
     const { options, name } = this.runtime;

@@ -12,7 +12,6 @@ import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
 import { FRACTA_SERVER_NAME } from '../../names.js';
-import { defaultBootstrap } from '../bootstrap.js';
 import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { geminiArgv, type OutputFormat } from './argv.js';
@@ -86,7 +85,6 @@ class GeminiHost implements Host {
     return this.runtime.options.command;
   }
 
-  bootstrap = defaultBootstrap;
 
   private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
     return childServers(this.runtime.options.mcp_servers, fracta);

@@ -31,7 +31,6 @@ import { z } from 'zod';
 import { strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
-import { defaultBootstrap } from '../bootstrap.js';
 import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { opencodeCommand, type ArgvOptions } from './argv.js';
@@ -94,7 +93,6 @@ class OpencodeHost implements Host {
     return this.runtime.options.command;
   }
 
-  bootstrap = defaultBootstrap;
 
   private mcpServers(fracta: McpServerEntry | undefined): Record<string, McpServerEntry> {
     return childServers(this.runtime.options.mcp_servers, fracta);

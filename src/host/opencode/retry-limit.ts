@@ -2,7 +2,6 @@
  * fracta's side of the retry-limit plugin (retry-limit-plugin.ts): where the plugin is, and what it
  * is told and prints.
  */
-import { fileURLToPath } from 'node:url';
 
 /** The environment variable that carries the runtime's max_retries to the plugin. */
 export const MAX_RETRIES_ENV = 'FRACTA_OPENCODE_MAX_RETRIES';
@@ -12,8 +11,3 @@ export const RETRY_LIMIT_ERROR = 'FractaRetryLimitError';
 
 /** The plugin as opencode's `plugin` config names it: a file URL next to this module (in dist/ once built). */
 export const RETRY_LIMIT_PLUGIN = new URL('./retry-limit-plugin.js', import.meta.url).href;
-
-/** The plugin's path on disk, for checks. */
-export function retryLimitPluginPath(): string {
-  return fileURLToPath(RETRY_LIMIT_PLUGIN);
-}

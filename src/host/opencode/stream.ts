@@ -178,7 +178,3 @@ export class OpencodeTurn implements StreamParser {
     };
   }
 }
-
-export function opencodeStreamParser(): OpencodeTurn {
-  return new OpencodeTurn();
-}
