@@ -1,11 +1,12 @@
 /** A run's processes, known by the FRACTA_RUN_ID every run's child is started with. */
 import fs from 'node:fs';
+import { FRACTA_ENV } from '../names.js';
 import { processAlive, statFields } from '../processes.js';
 
 /** Whether pid is still the child of this run (and not a stranger that got the pid later). */
 export function isRunProcess(pid: number, runId: string): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FRACTA_RUN_ID=${runId}`);
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${FRACTA_ENV.RUN_ID}=${runId}`);
   } catch {
     return !fs.existsSync('/proc') && processAlive(pid);
   }
@@ -23,7 +24,7 @@ export function runProcessGroups(runId: string): number[] {
     return [];
   }
   const own = Number(statFields('self')?.[2]);
-  const needle = `FRACTA_RUN_ID=${runId}`;
+  const needle = `${FRACTA_ENV.RUN_ID}=${runId}`;
   const groups = new Set<number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;

@@ -18,6 +18,7 @@ import { MAX_TIMER_MS, Run } from './run.js';
 import { RunQueue } from './queue.js';
 import { nextTurn, openSession } from './turns.js';
 import { UnwrittenRecords } from './unwritten.js';
+import { FRACTA_ENV } from '../names.js';
 import { checkRunId } from '../run-id.js';
 import type { RunRecord } from '../record.js';
 import { initialRecord } from './initial-record.js';
@@ -136,7 +137,7 @@ export class Runner {
       command: plan.command.command,
       args: command.args,
       cwd: plan.workdir,
-      env: { ...plan.childEnv.env, ...command.env, FRACTA_RUN_ID: plan.runId },
+      env: { ...plan.childEnv.env, ...command.env, [FRACTA_ENV.RUN_ID]: plan.runId },
       stdin: command.stdin,
       keepStdinOpen: session?.live === true,
       ...(session ? { onStdoutLine: (line: string) => session.line(line) } : {}),

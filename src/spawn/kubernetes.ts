@@ -14,6 +14,7 @@ import type { KubernetesBackend } from '../executor/kubernetes/backend.js';
 import { jobName } from '../executor/kubernetes/names.js';
 import { POD_WORKDIR, type KubernetesRun } from '../executor/kubernetes/types.js';
 import { FractaError } from '../errors.js';
+import { FRACTA_ENV } from '../names.js';
 import { isStreamSpec, type CommandSpec, type StreamSpec } from '../host/host.js';
 import type { SpawnRequest } from '../requests.js';
 import { branchFor, checkBranchName } from '../workspace/branch.js';
@@ -116,7 +117,7 @@ async function checkSpawn(request: SpawnRequest, runtime: RuntimeConfig, runId: 
  * can see.
  */
 function podEnv(runId: string, lineageEnv: Record<string, string>, command: CommandSpec | StreamSpec, childEnv: ChildEnv): Record<string, string> {
-  const env: Record<string, string> = { ...lineageEnv, ...command.env, FRACTA_RUN_ID: runId };
+  const env: Record<string, string> = { ...lineageEnv, ...command.env, [FRACTA_ENV.RUN_ID]: runId };
   for (const [name, value] of Object.entries(env)) {
     if (childEnv.secrets.some((secret) => secret.length >= MIN_SECRET_LENGTH && value.includes(secret))) {
       throw new FractaError(
