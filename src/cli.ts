@@ -211,6 +211,18 @@ const COMMANDS: Record<string, Command> = {
       return record.status === 'running' || record.status === 'succeeded' ? 0 : 1;
     },
   },
+  answer: {
+    summary: "Decide a run's pending permission request or answer its question (see needs_input in status)",
+    usage: 'fracta answer RUN_ID REQUEST_ID allow|deny [--message TEXT] [--scope once|run] [--json]',
+    options: { ...common, message: { type: 'string' }, scope: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: 3,
+    async run(values, [runId, requestId, decision]) {
+      const record = await (await service(values)).answer({ run_id: runId, request_id: requestId, decision, message: values.message, scope: values.scope });
+      if (values.json) json(record);
+      else print(`run ${record.run_id}: request ${requestId} decided (${decision}); ${record.pending_requests.length} still pending`);
+      return 0;
+    },
+  },
   close: {
     summary: 'Close a live session; its last answer becomes the result',
     usage: 'fracta close RUN_ID [--json]',
@@ -299,7 +311,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed.positionals.length !== command.positionals) {
     process.stderr.write(
-      `fracta ${name}: expected ${['no arguments', 'a run id', 'a run id and a message'][command.positionals]}, got ${parsed.positionals.length}\nusage: ${command.usage}\n`,
+      `fracta ${name}: expected ${['no arguments', 'a run id', 'a run id and a message', 'a run id, a request id and allow or deny'][command.positionals]}, got ${parsed.positionals.length}\nusage: ${command.usage}\n`,
     );
     return 2;
   }

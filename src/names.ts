@@ -6,7 +6,13 @@
  */
 
 /** The names of fracta's MCP tools: the contract clients script against, and what a child is allowed. */
-export const FRACTA_TOOL_NAMES = ['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean'] as const;
+export const FRACTA_TOOL_NAMES = ['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean', 'answer', 'ask_parent', 'approval_prompt'] as const;
+
+/** The tools only a child's fracta lists (the one fracta gives an agent with agent_mcp): they ask the run's chain. */
+export const CHILD_TOOL_NAMES: readonly FractaToolName[] = ['ask_parent', 'approval_prompt'];
+
+/** The tool Claude Code is told to ask for a permission its runtime does not give (--permission-prompt-tool). */
+export const APPROVAL_TOOL = 'approval_prompt';
 export type FractaToolName = (typeof FRACTA_TOOL_NAMES)[number];
 
 /** The name fracta's server has in a child's MCP configuration. */

@@ -3,7 +3,7 @@
  * The zod schema is the MCP outputSchema too, so the two cannot drift apart.
  */
 import { z } from 'zod';
-import { BACKENDS, CLEANUP_POLICIES, RECORD_WORKSPACE_MODES, TIERS } from './vocabulary.js';
+import { ANSWER_SCOPES, BACKENDS, CLEANUP_POLICIES, DECISIONS, RECORD_WORKSPACE_MODES, REQUEST_KINDS, TIERS } from './vocabulary.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -22,6 +22,29 @@ export const usageSchema = z.object({
   cache_read_input_tokens: z.number().optional(),
   cache_creation_input_tokens: z.number().optional(),
 });
+
+/** What a run asks whoever is above it, while nobody has decided it. Text from the child is data: masked, bounded. */
+export const pendingRequestSchema = z.object({
+  request_id: z.string(),
+  kind: z.enum(REQUEST_KINDS),
+  tool: z.string().nullable().describe('for a permission request: the tool the agent wants to use'),
+  input: z.string().nullable().describe("for a permission request: the tool's input, shortened"),
+  question: z.string().nullable().describe('for a question: what the agent asks'),
+  chain: z.array(z.string()).describe('the runs from the root of the tree down to the one asking'),
+  asked_at: z.string(),
+  expires_at: z.string().describe('when nobody has answered by then, the approvals timeout decides (deny unless configured)'),
+});
+export type PendingRequest = z.infer<typeof pendingRequestSchema>;
+
+/** A request as decided: by a policy rule, a run of the chain above, the user, or the timeout. */
+export const decidedRequestSchema = pendingRequestSchema.extend({
+  decision: z.enum(DECISIONS),
+  message: z.string().nullable().describe("the answer's text (a question's answer)"),
+  scope: z.enum(ANSWER_SCOPES),
+  decided_by: z.string().describe('policy rule …, policy default …, run <id>, user, or timeout'),
+  decided_at: z.string(),
+});
+export type DecidedRequest = z.infer<typeof decidedRequestSchema>;
 
 export const runRecordSchema = z.object({
   run_id: z.string(),
@@ -93,6 +116,9 @@ export const runRecordSchema = z.object({
     .nullable()
     .default(null)
     .describe('for a run on the kubernetes backend: its Job (with the kubeconfig context used)'),
+  needs_input: z.boolean().default(false).describe('the run waits for a decision: see pending_requests, and decide each with answer'),
+  pending_requests: z.array(pendingRequestSchema).default([]).describe("the run's permission requests and questions nobody has decided yet"),
+  requests: z.array(decidedRequestSchema).default([]).describe('the requests decided so far, with who decided them'),
 });
 
 export type RunRecord = z.infer<typeof runRecordSchema>;

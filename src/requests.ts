@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { oneOf, strictObject } from './config/schema.js';
-import { BACKENDS, CLEANUP_POLICIES, MODEL_TIERS, WORKSPACE_MODES } from './vocabulary.js';
+import { ANSWER_SCOPES, BACKENDS, CLEANUP_POLICIES, DECISIONS, MODEL_TIERS, WORKSPACE_MODES } from './vocabulary.js';
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
 import { RUN_STATUSES } from './record.js';
@@ -110,6 +110,27 @@ export const cleanRequestSchema = strictObject({
     .optional()
     .describe('Remove the workspaces of runs that ended longer ago than this (default 86400, one day).'),
 }, 'field');
+
+/** A decision on a pending request of a run below the caller (or of any run, for the user). */
+export const answerRequestSchema = strictObject({
+  run_id: runId,
+  request_id: z.string({ error: 'is required: the request_id of one of the run\'s pending_requests' }).min(1).describe("The request_id from the run's pending_requests."),
+  decision: oneOf(DECISIONS, 'decision').describe('allow (a question: answered) or deny (declined).'),
+  message: z.string().max(16_000, 'must be at most 16000 characters').optional().describe("Text for the agent: a question's answer, or why a permission is denied."),
+  scope: oneOf(ANSWER_SCOPES, 'scope').optional().describe('once (default), or run: allow the same tool for the rest of this run.'),
+}, 'field');
+
+/** What a child's agent asks its parent (the ask_parent tool of the fracta it was given). */
+export const askParentRequestSchema = strictObject({
+  question: z.string({ error: 'is required: what to ask' }).min(1).max(16_000, 'must be at most 16000 characters').describe('What to ask the agent (or person) that started this run.'),
+}, 'field');
+
+/** What Claude Code sends its --permission-prompt-tool: the tool it wants to use and the input. */
+export const approvalPromptRequestSchema = z.object({
+  tool_name: z.string().min(1).describe('The tool the agent wants to use.'),
+  input: z.unknown().describe("The tool's input."),
+  tool_use_id: z.string().optional(),
+});
 
 /** Validates a request; the error names each bad field: `spawn.timeout_s: must be more than 0 seconds`. */
 export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {

@@ -20,6 +20,9 @@ import {
   sendRequestSchema,
   cleanRequestSchema,
   spawnRequestSchema,
+  answerRequestSchema,
+  askParentRequestSchema,
+  approvalPromptRequestSchema,
   type SpawnRequest,
   waitRequestSchema,
 } from './requests.js';
@@ -34,7 +37,11 @@ import { verifyLineage } from './spawn/lineage.js';
 import { findResume } from './spawn/resume.js';
 import { RunStore } from './runs/store.js';
 import { planSpawn, type SpawnPlan } from './spawn/plan.js';
-import { maskError } from './secrets.js';
+import { maskError, maskSecrets } from './secrets.js';
+import { FractaError } from './errors.js';
+import { approvalPolicy } from './config/approvals.js';
+import { askAbove, mayAnswer, type Decided } from './runs/ask.js';
+import { postAnswer } from './runs/pending.js';
 import { knownSecrets } from './config/env.js';
 import type { RuntimeInfo } from './runtime-info.js';
 
@@ -272,6 +279,59 @@ export class Fracta {
     await this.ready();
     await this.runner.status(runId);
     return readRunLog(this.store, runId, stream, offset, maxBytes);
+  }
+
+  /**
+   * The run whose agent this fracta serves (it was given to the agent with agent_mcp): the verified
+   * FRACTA_PARENT_RUN, or a refusal naming the tool.
+   */
+  private async ownRun(tool: string): Promise<RunRecord> {
+    const chain = await verifyLineage(this.env, (runId) => this.runner.status(runId));
+    if (!chain.parentRun) throw new FractaError('invalid_input', `${tool} is for an agent fracta started with agent_mcp; this fracta serves no run`, 'name');
+    return this.runner.status(chain.parentRun);
+  }
+
+  private mask(): (text: string) => string {
+    const secrets = knownSecrets(this.config(), this.env);
+    return (text) => maskSecrets(text, secrets);
+  }
+
+  /** ask_parent: the agent's question, raised on its run and answered from above (or by the timeout). */
+  async askParent(raw: unknown, signal?: AbortSignal): Promise<Decided> {
+    await this.ready();
+    const request = parseRequest(askParentRequestSchema, raw, 'ask_parent');
+    const run = await this.ownRun('ask_parent');
+    const policy = approvalPolicy(this.config(), run.runtime);
+    if (!policy.askParent) throw new FractaError('capability_missing', `runtime "${run.runtime}" turns ask_parent off (approvals.ask_parent: false)`, 'name');
+    return askAbove(this.store, run.run_id, policy, { kind: 'question', question: request.question }, this.mask(), signal);
+  }
+
+  /** A permission the agent's CLI asks for (Claude Code's --permission-prompt-tool): the policy, else from above. */
+  async approvalPrompt(raw: unknown, signal?: AbortSignal): Promise<Decided> {
+    await this.ready();
+    const request = parseRequest(approvalPromptRequestSchema, raw, 'approval_prompt');
+    const run = await this.ownRun('approval_prompt');
+    return askAbove(this.store, run.run_id, approvalPolicy(this.config(), run.runtime), { kind: 'permission', tool: request.tool_name, input: request.input }, this.mask(), signal);
+  }
+
+  /** Decides a pending request of a run below the caller (the user may decide any); returns the run's record. */
+  async answer(raw: unknown): Promise<RunRecord> {
+    await this.ready();
+    const request = parseRequest(answerRequestSchema, raw, 'answer');
+    const target = await this.runner.status(request.run_id);
+    const caller = (await verifyLineage(this.env, (runId) => this.runner.status(runId))).parentRun;
+    if (!(await mayAnswer(this.store, caller, target))) {
+      throw new FractaError('chain_invalid', `run ${caller} may decide only the requests of runs below it, and run ${target.run_id} is not one of them (a run never answers for itself or a sibling)`, 'run_id');
+    }
+    const landed = await postAnswer(this.store, target.run_id, request.request_id, {
+      decision: request.decision,
+      message: request.message === undefined ? null : this.mask()(request.message),
+      scope: request.scope ?? 'once',
+      decided_by: caller ? `run ${caller}` : 'user',
+      decided_at: new Date().toISOString(),
+    });
+    if (!landed) throw new FractaError('invalid_input', `request ${request.request_id} of run ${target.run_id} was decided already (see its requests)`, 'request_id');
+    return this.runner.afterAnswer(target.run_id, request.request_id);
   }
 
   /** Stops every run this process owns; their records say why. */

@@ -30,3 +30,19 @@ export type WorkspaceMode = (typeof WORKSPACE_MODES)[number];
 
 /** What a run's workspace is, as its record says: a fresh folder, one of the repo modes, or the workspace of the run it resumes. */
 export const RECORD_WORKSPACE_MODES = ['fresh', ...WORKSPACE_MODES, 'shared'] as const;
+
+/** What a run can ask whoever is above it: to use a tool its permissions do not allow, or a question. */
+export const REQUEST_KINDS = ['permission', 'question'] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+/** How a pending request is decided (a question is answered with allow and a message, or declined). */
+export const DECISIONS = ['allow', 'deny'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** What approvals do with a request no rule decides. */
+export const APPROVAL_DEFAULTS = ['ask', 'allow', 'deny'] as const;
+export type ApprovalDefault = (typeof APPROVAL_DEFAULTS)[number];
+
+/** What an answer allows: this one call, or the same tool for the rest of the run. */
+export const ANSWER_SCOPES = ['once', 'run'] as const;
+export type AnswerScope = (typeof ANSWER_SCOPES)[number];

@@ -93,7 +93,7 @@ describe('claude command line', () => {
     const spec = host().buildBatchCommand(input({ agentMcp: true }));
     expect(spec.args.slice(0, 6)).toEqual(['-p', '--output-format', 'json', '--mcp-config', '/ws/.fracta/mcp.json', '--strict-mcp-config']);
     const allowed = spec.args.filter((arg) => arg.startsWith('--allowedTools='));
-    expect(allowed).toEqual(['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean'].map((tool) => `--allowedTools=mcp__fracta__${tool}`));
+    expect(allowed).toEqual(['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean', 'answer', 'ask_parent', 'approval_prompt'].map((tool) => `--allowedTools=mcp__fracta__${tool}`));
   });
 
   it('retry and traffic settings become claude environment variables', () => {

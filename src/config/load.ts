@@ -167,6 +167,7 @@ export function parseConfig(raw: unknown, file: string | null, adapters: Adapter
     inheritEnv: agents.inherit_env,
     cleanup: agents.workspace.cleanup,
     allowedRepoRoots: agents.workspace.allowed_repo_roots?.map((root) => path.resolve(file === null ? process.cwd() : path.dirname(file), root)),
+    approvals: agents.approvals,
     runtimes,
   };
 }
@@ -210,6 +211,7 @@ function resolveRuntime(
     inherit_env,
     backend,
     kubernetes,
+    approvals,
     ...options
   } = parsed.data as Record<
     string,
@@ -238,6 +240,7 @@ function resolveRuntime(
     inheritEnv: inherit_env,
     backend,
     kubernetes,
+    approvals,
     options,
   };
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { KubernetesConfig } from './schema.js';
+import type { ApprovalsConfig, KubernetesConfig } from './schema.js';
 import type { BackendName, CleanupPolicy, ModelTier } from '../vocabulary.js';
 
 /** A runtime after validation: what hosts and the pipeline use. Hosts never read raw YAML. */
@@ -22,6 +22,8 @@ export interface RuntimeConfig<Options = unknown> {
   /** Where its runs go unless a spawn says otherwise (default local). */
   readonly backend: BackendName | undefined;
   readonly kubernetes: KubernetesConfig | undefined;
+  /** This runtime's approvals, over agents.approvals key by key. */
+  readonly approvals?: ApprovalsConfig | undefined;
   /** The adapter's own settings, validated by its schema. */
   readonly options: Options;
 }
@@ -48,6 +50,8 @@ export interface FractaConfig {
   readonly cleanup: CleanupPolicy;
   /** Folders a spawn's repo must be under, when set. */
   readonly allowedRepoRoots: readonly string[] | undefined;
+  /** agents.approvals: what happens to runs' permission requests and questions. */
+  readonly approvals: ApprovalsConfig;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
 }
 

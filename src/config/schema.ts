@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { isDnsLabel, isDnsSubdomain } from './dns-names.js';
 
-import { BACKENDS, CLEANUP_POLICIES } from '../vocabulary.js';
+import { APPROVAL_DEFAULTS, BACKENDS, CLEANUP_POLICIES, DECISIONS } from '../vocabulary.js';
 
 /** A strict object whose unknown keys are reported with the names that are allowed. */
 export function strictObject<T extends z.ZodRawShape>(shape: T, noun = 'key') {
@@ -66,6 +66,28 @@ export const kubernetesSchema = strictObject({
 });
 export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
 
+/**
+ * What happens to a run's permission requests and questions (`agents.approvals`, and per runtime,
+ * which wins key by key): rules decide without asking, `default` says what happens to the rest, a
+ * request nobody answers within `timeout_s` is decided by `on_timeout` (deny: fail closed).
+ */
+export const approvalsSchema = strictObject({
+  rules: z
+    .array(
+      strictObject({
+        tool: z.string().min(1).describe('a tool name, or Name(pattern) with * matching anything in its command or path, e.g. Bash(git *)'),
+        decision: oneOf(DECISIONS, 'decision'),
+      }),
+    )
+    .optional(),
+  default: oneOf(APPROVAL_DEFAULTS, 'approval default').optional(),
+  timeout_s: positiveSeconds.optional(),
+  on_timeout: oneOf(DECISIONS, 'decision').optional(),
+  /** Whether a child with fracta over MCP gets the ask_parent tool. */
+  ask_parent: z.boolean().optional(),
+});
+export type ApprovalsConfig = z.infer<typeof approvalsSchema>;
+
 /** Keys every runtime has, whatever its adapter. */
 export const runtimeCommonShape = {
   adapter: z.string({ error: 'is required: the host adapter this runtime uses' }),
@@ -83,6 +105,7 @@ export const runtimeCommonShape = {
   inherit_env: z.array(envName).optional(),
   backend: oneOf(BACKENDS, 'backend').optional(),
   kubernetes: kubernetesSchema.optional(),
+  approvals: approvalsSchema.optional(),
 };
 
 export const configSchema = strictObject({
@@ -104,6 +127,7 @@ export const configSchema = strictObject({
     }).default({
       cleanup: 'keep',
     }),
+    approvals: approvalsSchema.default({}),
     // Each runtime is checked against its adapter's schema afterwards.
     agent_runtimes: z.record(z.string(), z.record(z.string(), z.unknown()), {
       error: 'must be a map of runtime names to runtime settings',
@@ -118,6 +142,7 @@ export const configSchema = strictObject({
     max_children: 8,
     secret_env: [],
     workspace: { cleanup: 'keep' },
+    approvals: {},
     agent_runtimes: {},
   }),
 });

@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FractaOptions } from '../service.js';
 import { VERSION } from '../version.js';
+import { CHILD_TOOL_NAMES, FRACTA_ENV } from '../names.js';
 import { LineTransport } from './transport.js';
 
 /**
@@ -34,15 +35,18 @@ async function loadCore(options: FractaOptions) {
     const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
     return rest as Tool['inputSchema'];
   };
-  const tools: Tool[] = TOOLS.map((tool) => ({
+  // The tools that ask a run's chain are listed only where there is a chain: in the fracta an agent was given.
+  const isChild = Boolean((options.env ?? process.env)[FRACTA_ENV.PARENT_RUN]);
+  const visible = TOOLS.filter((tool) => isChild || !CHILD_TOOL_NAMES.includes(tool.name));
+  const tools: Tool[] = visible.map((tool) => ({
     name: tool.name,
     title: tool.title,
     description: tool.description,
     inputSchema: jsonSchema(tool.input, 'input'),
-    outputSchema: jsonSchema(tool.output, 'output'),
+    ...(tool.output ? { outputSchema: jsonSchema(tool.output, 'output') } : {}),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
   }));
-  return { fracta: new Fracta(options), TOOLS, tools, resources, progressFollower, errorResult, FractaError };
+  return { fracta: new Fracta(options), TOOLS: visible, tools, resources, progressFollower, errorResult, FractaError };
 }
 type Core = Awaited<ReturnType<typeof loadCore>>;
 

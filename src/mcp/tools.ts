@@ -5,6 +5,9 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import {
+  answerRequestSchema,
+  approvalPromptRequestSchema,
+  askParentRequestSchema,
   cleanRequestSchema,
   emptyRequestSchema,
   runIdRequestSchema,
@@ -17,6 +20,7 @@ import { runRecordSchema } from '../record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
 import { MAX_WAIT_S, type FractaToolName } from '../names.js';
+import { ANSWER_SCOPES, DECISIONS } from '../vocabulary.js';
 import { recordResult, structuredResult, summarize } from './shape.js';
 
 export interface ToolContext {
@@ -32,7 +36,8 @@ export interface ToolDefinition {
   readonly title: string;
   readonly description: string;
   readonly input: z.ZodType;
-  readonly output: z.ZodType;
+  /** Absent for a tool whose caller reads its text only (Claude Code's permission prompt tool). */
+  readonly output?: z.ZodType;
   readonly annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
   readonly handler: (args: unknown, context: ToolContext) => Promise<CallToolResult>;
 }
@@ -63,6 +68,14 @@ function fitRuns<T>(runs: readonly T[]): { runs: T[]; truncated: boolean } {
 const cleanOutput = z.object({
   removed: z.array(z.string()).describe('runs whose workspace was removed'),
   failed: z.array(z.object({ run_id: z.string(), message: z.string() })),
+});
+const decidedOutput = z.object({
+  request_id: z.string(),
+  decision: z.enum(DECISIONS),
+  message: z.string().nullable(),
+  scope: z.enum(ANSWER_SCOPES),
+  decided_by: z.string(),
+  decided_at: z.string(),
 });
 const runtimesOutput = z.object({
   default_runtime: z.string(),
@@ -154,6 +167,49 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     handler: async (args, { fracta }) => {
       const report = await fracta.clean(args);
       return structuredResult({ ...report }, `removed ${report.removed.length} workspace(s)${report.failed.length ? `; ${report.failed.length} could not be removed` : ''}`);
+    },
+  },
+  {
+    name: 'answer',
+    title: 'Answer a pending request',
+    description:
+      "Decide a permission request or answer a question of a run below you (a run whose wait or status shows needs_input): allow or deny, with a message (a question's answer, or why not). " +
+      'scope: run allows the same tool for the rest of that run.',
+    input: answerRequestSchema,
+    output: runRecordSchema,
+    annotations: { destructiveHint: false, idempotentHint: false },
+    handler: async (args, { fracta }) => recordResult(await fracta.answer(args)),
+  },
+  {
+    name: 'ask_parent',
+    title: 'Ask the parent',
+    description:
+      'Ask the agent (or person) that started you a question, and wait for the answer (up to the approvals timeout, 300 s by default). Use it when you cannot go on without a decision that is not yours to make.',
+    input: askParentRequestSchema,
+    output: decidedOutput,
+    annotations: { readOnlyHint: true, openWorldHint: true },
+    handler: async (args, { fracta, signal }) => {
+      const decided = await fracta.askParent(args, signal);
+      const text = decided.decision === 'allow' ? (decided.message ?? '(answered without a message)') : `declined (${decided.decided_by})${decided.message ? `: ${decided.message}` : ''}`;
+      return structuredResult({ ...decided }, text);
+    },
+  },
+  {
+    name: 'approval_prompt',
+    title: 'Ask for a permission',
+    description: "Asks the run's chain (or its approvals policy) for a permission the runtime does not give; Claude Code calls it itself (--permission-prompt-tool).",
+    input: approvalPromptRequestSchema,
+    annotations: { readOnlyHint: true },
+    handler: async (args, { fracta, signal }) => {
+      const decided = await fracta.approvalPrompt(args, signal);
+      const input = (args as { input?: unknown }).input;
+      // The shape Claude Code reads from its permission prompt tool: JSON in the text.
+      const text =
+        decided.decision === 'allow'
+          ? JSON.stringify({ behavior: 'allow', updatedInput: input ?? {} })
+          : JSON.stringify({ behavior: 'deny', message: `denied by ${decided.decided_by}${decided.message ? `: ${decided.message}` : ''}` });
+      // Claude Code wants exactly one text block: no structured copy beside it.
+      return { content: [{ type: 'text', text }] };
     },
   },
   {

@@ -75,7 +75,7 @@ export async function cancelElsewhere(store: RunStore, runId: string, killGraceM
     await remote.stop(record);
   }
   if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) {
-    const after = await waitOnDisk(read, OWNER_ANSWER_MS, undefined, -1);
+    const after = await waitOnDisk(read, OWNER_ANSWER_MS, undefined, Number.POSITIVE_INFINITY);
     if (isTerminal(after.status)) return after;
   }
   const cancelled = cancelledElsewhere(record);

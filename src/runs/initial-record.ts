@@ -91,5 +91,8 @@ export function initialRecord(plan: SpawnPlan, store: RunStore, maskedTask: stri
     awaiting_input: false,
     turns_done: 0,
     events_path: isStreamSpec(plan.command) ? store.eventsPath(runId) : null,
+    needs_input: false,
+    pending_requests: [],
+    requests: [],
   };
 }

@@ -197,7 +197,13 @@ export class Run {
   }
 }
 
-/** Whether a waiter is done: the run ended, or a live session waits for a message after the turn it knows of. */
+/**
+ * Whether a waiter is done: the run ended, it waits for a decision (needs_input), or a live session
+ * waits for a message after the turn `afterTurn` the caller knows of. An `afterTurn` of Infinity
+ * waits for the end only.
+ */
 export function settled(record: RunRecord, afterTurn: number): boolean {
-  return isTerminal(record.status) || (record.awaiting_input && record.turns_done > afterTurn);
+  if (isTerminal(record.status)) return true;
+  if (afterTurn === Number.POSITIVE_INFINITY) return false;
+  return record.needs_input || (record.awaiting_input && record.turns_done > afterTurn);
 }

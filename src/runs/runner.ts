@@ -18,12 +18,16 @@ import { MAX_TIMER_MS, Run } from './run.js';
 import { RunQueue } from './queue.js';
 import { nextTurn, openSession } from './turns.js';
 import { UnwrittenRecords } from './unwritten.js';
+import { PendingWatch } from './pending.js';
 import { FRACTA_ENV } from '../names.js';
 import { checkRunId } from '../run-id.js';
-import type { RunRecord } from '../record.js';
+import { isTerminal, type RunRecord } from '../record.js';
 import { initialRecord } from './initial-record.js';
 import { settleWorkspace } from './settle-workspace.js';
 import { writeFailure, type RunStore } from './store.js';
+
+/** How long an answer waits for another process's run to show it decided. */
+const ANSWER_FOLD_MS = 2_000;
 
 export interface RunnerOptions {
   /** Grace for runs of other processes, which this one has no plan for. */
@@ -39,6 +43,7 @@ export class Runner {
   private closing = false;
   private readonly queue: RunQueue;
   private readonly inboxes: Inboxes;
+  private readonly pending: PendingWatch;
   private readonly killGraceMs: number;
 
   constructor(
@@ -54,6 +59,7 @@ export class Runner {
       (run) => void this.stop(run, 'close'),
       (run, message) => this.send(run.runId, message),
     );
+    this.pending = new PendingWatch(store, () => [...this.active.values()].filter((run) => run.plan.request.agent_mcp === true && run.job !== undefined && run.phase !== 'ending' && run.phase !== 'ended'));
   }
 
   activeCount(): number {
@@ -120,6 +126,7 @@ export class Runner {
     run.session?.attach(job);
     void this.watch(run, job);
     if (run.session) this.inboxes.watch();
+    if (plan.request.agent_mcp) this.pending.watch();
     // A cancel or a shutdown that came while the process was starting takes effect now.
     if (this.closing) void this.stop(run, 'shutdown');
     else if (this.store.cancelRequested(plan.runId)) void this.stop(run, 'cancel');
@@ -181,7 +188,8 @@ export class Runner {
     // The slot is for the agent's process, which is gone: the next run starts while this one's
     // changes are read, its workspace removed and its record written.
     if (run.beginEnding()) this.queue.release(run);
-    let final = await settleWorkspace(run.plan, record, prepared);
+    // An ended run asks nothing: what its agent asked and nobody decided goes with it.
+    let final = await settleWorkspace(run.plan, { ...record, needs_input: false, pending_requests: [] }, prepared);
     run.record = final;
     await run.persist();
     // No terminal state is claimed that is not on disk.
@@ -230,6 +238,23 @@ export class Runner {
     if (!run.session) throw new FractaError('session_closed', `run ${runId} is not a live session; cancel stops it`, 'run_id');
     await this.stop(run, 'close');
     return run.ended;
+  }
+
+  /**
+   * The record once a decision of request `requestId` is in it: folded at once for a run of this
+   * process, else waited for (bounded) while its owner folds it.
+   */
+  async afterAnswer(runId: string, requestId: string): Promise<RunRecord> {
+    const run = this.active.get(checkRunId(runId));
+    if (run) await this.pending.sync(run);
+    const decided = (record: RunRecord) => isTerminal(record.status) || !record.pending_requests.some((request) => request.request_id === requestId);
+    const deadline = Date.now() + ANSWER_FOLD_MS;
+    let record = await this.status(runId);
+    while (!decided(record) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      record = await this.status(runId);
+    }
+    return record;
   }
 
   /** The current record (from memory when this process runs it, else from disk), with its children. */

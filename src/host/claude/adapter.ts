@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
-import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
+import { APPROVAL_TOOL, FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
 import { FRACTA_DIR } from '../bootstrap.js';
 import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
@@ -80,6 +80,9 @@ class ClaudeHost implements Host {
     // Only the servers fracta wrote: the user's own MCP config would leak into every child.
     if (withMcp) args.push('--mcp-config', path.join(input.workdir, MCP_CONFIG), '--strict-mcp-config');
     if (permissions?.mode) args.push('--permission-mode', permissions.mode);
+    // A tool its permissions do not allow is asked for through fracta (approvals, then the chain above)
+    // instead of being denied unseen: -p mode has nobody to prompt.
+    if (input.agentMcp) args.push(`--permission-prompt-tool=mcp__${FRACTA_SERVER_NAME}__${APPROVAL_TOOL}`);
     const allowed = [
       ...(allowedTools(name, permissions, input.allowedTools) ?? []),
       // In -p mode an MCP tool call is denied unless allowed by name.

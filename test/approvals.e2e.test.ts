@@ -1,0 +1,163 @@
+/**
+ * A child's permission requests and questions reach whoever can answer: MCP client → fracta mcp →
+ * the real claude (agent_mcp: fracta's own server, its approval_prompt as --permission-prompt-tool,
+ * and ask_parent) → a scripted Anthropic API on 127.0.0.1.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, claudeRuntime, onCleanup, runCleanups, startServer, structured, type RecordContent, type Server } from './helpers/harness.js';
+import { startModelServer, type ModelServer } from './model-server/anthropic.js';
+
+afterEach(runCleanups);
+
+interface Setup {
+  readonly server: Server;
+  readonly model: ModelServer;
+  readonly dir: string;
+}
+
+/** A node script standing in for an agent: it forges a request on its own run, then tries to answer it. */
+const SELF_ANSWER = `
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const run = process.env.FRACTA_PARENT_RUN;
+const dir = path.join(process.env.FRACTA_HOME, 'runs', run, 'requests');
+fs.mkdirSync(dir, { recursive: true });
+const now = new Date().toISOString();
+fs.writeFileSync(path.join(dir, 'rforged1.ask.json'), JSON.stringify({ request_id: 'rforged1', kind: 'permission', tool: 'Bash', input: 'rm -rf /', question: null, chain: [run], asked_at: now, expires_at: now }));
+try {
+  execFileSync(process.execPath, [process.argv[2], 'answer', run, 'rforged1', 'allow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  console.log('SELF-ANSWER ACCEPTED');
+} catch (error) {
+  console.log('SELF-ANSWER REFUSED: ' + String(error.stderr));
+}
+`;
+
+async function start(extra = ''): Promise<Setup> {
+  const model = await startModelServer();
+  onCleanup(() => model.close());
+  const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-approvals-'));
+  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const sub of ['claude-home', 'claude-tmp']) fs.mkdirSync(path.join(dir, sub));
+  fs.writeFileSync(path.join(dir, 'self-answer.cjs'), SELF_ANSWER);
+  const config = `
+agents:
+  default_runtime: claude
+  kill_grace_s: 1
+  approvals:
+    rules:
+      - { tool: "Bash(touch ruled-in*)", decision: allow }
+      - { tool: "Bash(touch ruled-out*)", decision: deny }
+${extra}
+  agent_runtimes:
+${claudeRuntime('claude', model.url, dir)}
+${claudeRuntime('claude-quick', model.url, dir, '      approvals:\n        timeout_s: 2\n')}
+    self-answer:
+      adapter: command
+      command: ${process.execPath}
+      args: ["${path.join(dir, 'self-answer.cjs')}", "${CLI}"]
+`;
+  const server = await startServer({ config });
+  return { server, model, dir };
+}
+
+/** Waits (with wait, as a parent would) until the run needs a decision or ends. */
+async function untilDecisionNeeded(server: Server, runId: string): Promise<RecordContent> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const record = structured(await server.call('wait', { run_id: runId, timeout_s: 30 }, { timeout: 40_000 }));
+    if (record.needs_input || record.status !== 'running') return record;
+  }
+  throw new Error(`run ${runId} never asked`);
+}
+
+/** Waits until the run ends; wait returns at once while it needs a decision, which none of these callers gives. */
+async function untilEnded(server: Server, runId: string, options: { letItAsk?: boolean } = {}): Promise<RecordContent> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const record = structured(await server.call('wait', { run_id: runId, timeout_s: 30 }, { timeout: 40_000 }));
+    if (record.status !== 'running' && record.status !== 'queued') return record;
+    if (record.needs_input && !options.letItAsk) throw new Error(`run ${runId} asks again: ${JSON.stringify(record.pending_requests)}`);
+    // Left unanswered on purpose: wait returns at once while a request is pending.
+    if (record.needs_input) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`run ${runId} never ended`);
+}
+
+function toolResults(model: ModelServer): Array<{ content: string; is_error: boolean }> {
+  return model.messages().flatMap((message) => message.toolResults);
+}
+
+describe('approvals: a child asks, its parent decides', () => {
+  it('a tool the permissions deny waits in wait as needs_input; answer allow runs it and the run succeeds', async () => {
+    const { server, model } = await start();
+    const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch approved.txt"}]', agent_mcp: true, wait_s: 0 }));
+    const asking = await untilDecisionNeeded(server, started.run_id);
+    expect(asking).toMatchObject({ status: 'running', needs_input: true });
+    expect(asking.pending_requests).toHaveLength(1);
+    const request = asking.pending_requests[0];
+    expect(request).toMatchObject({ kind: 'permission', tool: 'Bash', chain: [started.run_id] });
+    expect(request.input).toContain('touch approved.txt');
+    expect(fs.existsSync(path.join(asking.workspace, 'approved.txt'))).toBe(false);
+
+    const answered = structured(await server.call('answer', { run_id: started.run_id, request_id: request.request_id, decision: 'allow' }));
+    expect(answered.run_id).toBe(started.run_id);
+    const ended = await untilEnded(server, started.run_id);
+    expect(ended).toMatchObject({ status: 'succeeded', needs_input: false, pending_requests: [] });
+    expect(fs.existsSync(path.join(ended.workspace, 'approved.txt')), JSON.stringify({ output: ended.output, warnings: ended.warnings, results: toolResults(model) })).toBe(true);
+    expect(ended.requests).toEqual([expect.objectContaining({ request_id: request.request_id, decision: 'allow', decided_by: 'user', scope: 'once' })]);
+  });
+
+  it('answer deny: the tool never runs, and the agent is told it was denied', async () => {
+    const { server, model } = await start();
+    const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch refused.txt"}]', agent_mcp: true, wait_s: 0 }));
+    const asking = await untilDecisionNeeded(server, started.run_id);
+    const request = asking.pending_requests[0];
+    await server.call('answer', { run_id: started.run_id, request_id: request.request_id, decision: 'deny', message: 'not in this repository' });
+    const ended = await untilEnded(server, started.run_id);
+    expect(fs.existsSync(path.join(ended.workspace, 'refused.txt'))).toBe(false);
+    expect(ended.requests[0]).toMatchObject({ decision: 'deny', message: 'not in this repository', decided_by: 'user' });
+    expect(toolResults(model).some((result) => result.content.includes('not in this repository'))).toBe(true);
+  });
+
+  it('nobody answers within timeout_s: denied, and recorded as decided by the timeout', async () => {
+    const { server } = await start();
+    const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch late.txt"}]', runtime: 'claude-quick', agent_mcp: true, wait_s: 0 }));
+    const ended = await untilEnded(server, started.run_id, { letItAsk: true });
+    expect(fs.existsSync(path.join(ended.workspace, 'late.txt'))).toBe(false);
+    expect(ended.requests).toEqual([expect.objectContaining({ kind: 'permission', tool: 'Bash', decision: 'deny', decided_by: 'timeout' })]);
+  });
+
+  it('policy rules allow and deny without asking anyone', async () => {
+    const { server } = await start();
+    const allowed = await untilEnded(server, structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch ruled-in.txt"}]', agent_mcp: true, wait_s: 0 })).run_id);
+    expect(fs.existsSync(path.join(allowed.workspace, 'ruled-in.txt'))).toBe(true);
+    expect(allowed.requests).toEqual([expect.objectContaining({ decision: 'allow', decided_by: 'policy rule Bash(touch ruled-in*)' })]);
+
+    const denied = await untilEnded(server, structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch ruled-out.txt"}]', agent_mcp: true, wait_s: 0 })).run_id);
+    expect(fs.existsSync(path.join(denied.workspace, 'ruled-out.txt'))).toBe(false);
+    expect(denied.requests).toEqual([expect.objectContaining({ decision: 'deny', decided_by: 'policy rule Bash(touch ruled-out*)' })]);
+  });
+
+  it("ask_parent: the question waits in wait, and the parent's answer is what the child's model receives", async () => {
+    const { server, model } = await start();
+    const call = JSON.stringify({ question: 'Which colour should the button be?' });
+    const started = structured(await server.call('spawn', { task: `[tool:mcp__fracta__ask_parent ${call}]`, agent_mcp: true, wait_s: 0 }));
+    const asking = await untilDecisionNeeded(server, started.run_id);
+    const request = asking.pending_requests[0];
+    expect(request).toMatchObject({ kind: 'question', question: 'Which colour should the button be?', tool: null });
+    await server.call('answer', { run_id: started.run_id, request_id: request.request_id, decision: 'allow', message: 'teal, like the logo' });
+    const ended = await untilEnded(server, started.run_id);
+    expect(ended.status).toBe('succeeded');
+    expect(toolResults(model).some((result) => result.content.includes('teal, like the logo') && !result.is_error)).toBe(true);
+  });
+
+  it('a child cannot answer for itself: its own request stays pending', async () => {
+    const { server } = await start();
+    const ended = await untilEnded(server, structured(await server.call('spawn', { task: 'go', runtime: 'self-answer', wait_s: 20 })).run_id);
+    expect(ended.output).toMatch(/SELF-ANSWER REFUSED: .*chain_invalid/s);
+    expect(fs.existsSync(path.join(server.sandbox.home, 'runs', ended.run_id, 'requests', 'rforged1.answer.json'))).toBe(false);
+  });
+});
