@@ -41,7 +41,7 @@ import { maskError, maskSecrets } from './secrets.js';
 import { FractaError } from './errors.js';
 import { approvalPolicy } from './config/approvals.js';
 import { askAbove, mayAnswer, type Decided } from './runs/ask.js';
-import { postAnswer } from './runs/pending.js';
+import { findRequest, originOf, postAnswer } from './runs/pending.js';
 import { knownSecrets } from './config/env.js';
 import type { RuntimeInfo } from './runtime-info.js';
 
@@ -318,7 +318,11 @@ export class Fracta {
   async answer(raw: unknown): Promise<RunRecord> {
     await this.ready();
     const request = parseRequest(answerRequestSchema, raw, 'answer');
-    const target = await this.runner.status(request.run_id);
+    const asked = await findRequest(this.store, (await this.runner.status(request.run_id)).run_id, request.request_id);
+    // The run that asked: this one, or (a request relayed up) one below it.
+    const origin = originOf(asked, request.run_id);
+    if (!origin) throw new FractaError('state_corrupt', `request ${request.request_id} of run ${request.run_id} names no run that asked it`, 'request_id');
+    const target = await this.runner.status(origin);
     const caller = (await verifyLineage(this.env, (runId) => this.runner.status(runId))).parentRun;
     if (!(await mayAnswer(this.store, caller, target))) {
       throw new FractaError('chain_invalid', `run ${caller} may decide only the requests of runs below it, and run ${target.run_id} is not one of them (a run never answers for itself or a sibling)`, 'run_id');
@@ -331,7 +335,7 @@ export class Fracta {
       decided_at: new Date().toISOString(),
     });
     if (!landed) throw new FractaError('invalid_input', `request ${request.request_id} of run ${target.run_id} was decided already (see its requests)`, 'request_id');
-    return this.runner.afterAnswer(target.run_id, request.request_id);
+    return this.runner.afterAnswer(request.run_id, request.request_id);
   }
 
   /** Stops every run this process owns; their records say why. */

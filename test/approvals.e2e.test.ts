@@ -154,6 +154,31 @@ describe('approvals: a child asks, its parent decides', () => {
     expect(toolResults(model).some((result) => result.content.includes('teal, like the logo') && !result.is_error)).toBe(true);
   });
 
+  it("a grandchild's request reaches the root client through two levels of agent_mcp, with the whole chain", async () => {
+    const { server, model } = await start();
+    // The middle agent does not decide: told its child waits for a decision, it waits again, and the request travels up.
+    model.setReply((req) => {
+      const waiting = /run (\S+) \(runtime [^)]*\) is waiting for a decision/.exec(req.toolResults[0]?.content ?? '');
+      return waiting ? { type: 'tool_use', name: 'mcp__fracta__wait', input: { run_id: waiting[1], timeout_s: 50 } } : undefined;
+    });
+    const call = JSON.stringify({ task: '[tool:Bash {"command":"touch deep.txt"}]', runtime: 'claude', agent_mcp: true, wait_s: 50 });
+    const parent = structured(await server.call('spawn', { task: `[tool:mcp__fracta__spawn ${call}]`, agent_mcp: true, wait_s: 0 }));
+    const asking = await untilDecisionNeeded(server, parent.run_id);
+    const request = asking.pending_requests[0];
+    expect(request).toMatchObject({ kind: 'permission', tool: 'Bash' });
+    expect(request.chain).toHaveLength(2);
+    expect(request.chain[0]).toBe(parent.run_id);
+    const grandchild = request.chain[1];
+
+    await server.call('answer', { run_id: parent.run_id, request_id: request.request_id, decision: 'allow' });
+    const ended = await untilEnded(server, parent.run_id);
+    expect(ended.status).toBe('succeeded');
+    const child = structured(await server.call('status', { run_id: grandchild }));
+    expect(child).toMatchObject({ status: 'succeeded', parent_run: parent.run_id, depth: 2 });
+    expect(child.requests).toEqual([expect.objectContaining({ request_id: request.request_id, decision: 'allow', decided_by: 'user' })]);
+    expect(fs.existsSync(path.join(child.workspace, 'deep.txt'))).toBe(true);
+  });
+
   it('a child cannot answer for itself: its own request stays pending', async () => {
     const { server } = await start();
     const ended = await untilEnded(server, structured(await server.call('spawn', { task: 'go', runtime: 'self-answer', wait_s: 20 })).run_id);

@@ -77,6 +77,8 @@ export async function askAbove(store: RunStore, runId: string, policy: ApprovalP
   const byPolicy = ask.kind === 'permission' ? decideByPolicy(policy, ask.tool ?? '', ask.input) : undefined;
   const allowedForRun = ask.kind === 'permission' && (await readRequests(store, runId)).decided.some((earlier) => earlier.scope === 'run' && earlier.decision === 'allow' && earlier.tool === request.tool);
   await postRequest(store, runId, request);
+  // Undecided below, a request travels up: every run above sees it, and the first answer stands.
+  if (!byPolicy && !allowedForRun) for (const ancestor of request.chain.slice(0, -1)) await postRequest(store, ancestor, request).catch(() => undefined);
   if (byPolicy) return decide(byPolicy.decision, byPolicy.by);
   if (allowedForRun) return decide('allow', 'an earlier answer for this run (scope: run)');
 

@@ -15,6 +15,7 @@ import { FractaError } from '../errors.js';
 import { readStateFile } from '../read-bounded.js';
 import { pendingRequestSchema, type DecidedRequest, type PendingRequest } from '../record.js';
 import { ANSWER_SCOPES, DECISIONS } from '../vocabulary.js';
+import { isRunId } from '../run-id.js';
 import type { Run } from './run.js';
 import type { RunStore } from './store.js';
 
@@ -83,6 +84,21 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | unde
   }
 }
 
+/** The run that asked: the end of the request's chain (a copy relayed to an ancestor names it). */
+export function originOf(request: PendingRequest, holder: string): string | undefined {
+  const origin = request.chain.at(-1) ?? holder;
+  return isRunId(origin) && request.chain.includes(holder) ? origin : undefined;
+}
+
+/** A request as the folder of `runId` holds it (asked there, or relayed up to it), or a refusal naming it. */
+export async function findRequest(store: RunStore, runId: string, requestId: string): Promise<PendingRequest> {
+  const request = await readJson(path.join(folder(store, runId), `${checkRequestId(requestId)}.ask.json`), pendingRequestSchema);
+  if (!request || request.request_id !== requestId) {
+    throw new FractaError('invalid_input', `run ${runId} has no request ${requestId}: see its pending_requests (status or wait)`, 'request_id');
+  }
+  return request;
+}
+
 export function readAnswer(store: RunStore, runId: string, requestId: string): Promise<Answer | undefined> {
   return readJson(path.join(folder(store, runId), `${checkRequestId(requestId)}.answer.json`), answerSchema);
 }
@@ -100,7 +116,10 @@ export async function readRequests(store: RunStore, runId: string): Promise<{ pe
   for (const name of names) {
     const request = await readJson(path.join(folder(store, runId), name), pendingRequestSchema);
     if (!request || `${request.request_id}.ask.json` !== name) continue;
-    const answer = await readAnswer(store, runId, request.request_id);
+    // A request relayed up from a run below is decided where it was asked.
+    const origin = originOf(request, runId);
+    if (!origin) continue;
+    const answer = await readAnswer(store, origin, request.request_id);
     if (answer) decided.push({ ...request, ...answer });
     else pending.push(request);
   }
