@@ -157,9 +157,15 @@ describe('approvals: a child asks, its parent decides', () => {
   it("a grandchild's request reaches the root client through two levels of agent_mcp, with the whole chain", async () => {
     const { server, model } = await start();
     // The middle agent does not decide: told its child waits for a decision, it waits again, and the request travels up.
+    // (Claude Code gives its model a tool's structured content, as JSON.)
     model.setReply((req) => {
-      const waiting = /run (\S+) \(runtime [^)]*\) is waiting for a decision/.exec(req.toolResults[0]?.content ?? '');
-      return waiting ? { type: 'tool_use', name: 'mcp__fracta__wait', input: { run_id: waiting[1], timeout_s: 50 } } : undefined;
+      let record: RecordContent | undefined;
+      try {
+        record = JSON.parse(req.toolResults[0]?.content ?? '');
+      } catch {
+        return undefined;
+      }
+      return record?.needs_input === true ? { type: 'tool_use', name: 'mcp__fracta__wait', input: { run_id: record.run_id, timeout_s: 50 } } : undefined;
     });
     const call = JSON.stringify({ task: '[tool:Bash {"command":"touch deep.txt"}]', runtime: 'claude', agent_mcp: true, wait_s: 50 });
     const parent = structured(await server.call('spawn', { task: `[tool:mcp__fracta__spawn ${call}]`, agent_mcp: true, wait_s: 0 }));
