@@ -12,7 +12,7 @@ import { findCommand } from './executor/which.js';
 import { ADAPTERS } from './host/adapters.js';
 import { RuntimeRegistry } from './host/registry.js';
 import { fractaHome } from './paths.js';
-import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
+import { DEFAULT_WAIT_S, FRACTA_ENV, MAX_WAIT_S } from './names.js';
 import {
   parseRequest,
   runIdRequestSchema,
@@ -26,7 +26,7 @@ import {
   type SpawnRequest,
   waitRequestSchema,
 } from './requests.js';
-import { isTerminal, type RunRecord } from './record.js';
+import { isTerminal, type PendingRequest, type RunRecord } from './record.js';
 import { describeRecovery, recoverHome, type Recovery } from './runs/recovery.js';
 import type { LoggedEvent } from './events.js';
 import { homeLabel, KubernetesRemote } from './executor/kubernetes/remote.js';
@@ -314,8 +314,28 @@ export class Fracta {
     return askAbove(this.store, run.run_id, approvalPolicy(this.config(), run.runtime), { kind: 'permission', tool: request.tool_name, input: request.input }, this.mask(), signal);
   }
 
+  /**
+   * Told of each request new to a run of this process (asked there, or relayed up from below) that
+   * its approvals let fracta put to the person at the client (ask_human: auto); returns the unsubscribe.
+   */
+  onPendingRequest(listener: (runId: string, runtime: string, request: PendingRequest) => void): () => void {
+    return this.runner.onRequest((runId, runtime, request) => {
+      if (approvalPolicy(this.config(), runtime).askHuman === 'auto') listener(runId, runtime, request);
+    });
+  }
+
   /** Decides a pending request of a run below the caller (the user may decide any); returns the run's record. */
   async answer(raw: unknown): Promise<RunRecord> {
+    return this.decide(raw, undefined);
+  }
+
+  /** The person at this fracta's client decided (MCP elicitation): recorded as the human's decision. */
+  async answerAsHuman(raw: unknown): Promise<RunRecord> {
+    if (this.env[FRACTA_ENV.PARENT_RUN]) throw new FractaError('chain_invalid', 'only the fracta at the root of a tree asks its person', 'name');
+    return this.decide(raw, 'human');
+  }
+
+  private async decide(raw: unknown, decidedBy: string | undefined): Promise<RunRecord> {
     await this.ready();
     const request = parseRequest(answerRequestSchema, raw, 'answer');
     const asked = await findRequest(this.store, (await this.runner.status(request.run_id)).run_id, request.request_id);
@@ -331,7 +351,7 @@ export class Fracta {
       decision: request.decision,
       message: request.message === undefined ? null : this.mask()(request.message),
       scope: request.scope ?? 'once',
-      decided_by: caller ? `run ${caller}` : 'user',
+      decided_by: decidedBy ?? (caller ? `run ${caller}` : 'user'),
       decided_at: new Date().toISOString(),
     });
     if (!landed) throw new FractaError('invalid_input', `request ${request.request_id} of run ${target.run_id} was decided already (see its requests)`, 'request_id');

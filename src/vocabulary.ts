@@ -46,3 +46,7 @@ export type ApprovalDefault = (typeof APPROVAL_DEFAULTS)[number];
 /** What an answer allows: this one call, or the same tool for the rest of the run. */
 export const ANSWER_SCOPES = ['once', 'run'] as const;
 export type AnswerScope = (typeof ANSWER_SCOPES)[number];
+
+/** Whether a request is put to the person at the root client (MCP elicitation) when the client can be asked. */
+export const ASK_HUMAN = ['auto', 'never'] as const;
+export type AskHuman = (typeof ASK_HUMAN)[number];

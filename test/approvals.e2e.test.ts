@@ -5,6 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ElicitRequestSchema, type ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, claudeRuntime, onCleanup, runCleanups, startServer, structured, type RecordContent, type Server } from './helpers/harness.js';
 import { startModelServer, type ModelServer } from './model-server/anthropic.js';
@@ -35,7 +37,7 @@ try {
 }
 `;
 
-async function start(extra = ''): Promise<Setup> {
+async function start(extra = '', client?: Client): Promise<Setup> {
   const model = await startModelServer();
   onCleanup(() => model.close());
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-approvals-'));
@@ -59,7 +61,7 @@ ${claudeRuntime('claude-quick', model.url, dir, '      approvals:\n        timeo
       command: ${process.execPath}
       args: ["${path.join(dir, 'self-answer.cjs')}", "${CLI}"]
 `;
-  const server = await startServer({ config });
+  const server = await startServer({ config, ...(client ? { client } : {}) });
   return { server, model, dir };
 }
 
@@ -183,6 +185,27 @@ describe('approvals: a child asks, its parent decides', () => {
     expect(child).toMatchObject({ status: 'succeeded', parent_run: parent.run_id, depth: 2 });
     expect(child.requests).toEqual([expect.objectContaining({ request_id: request.request_id, decision: 'allow', decided_by: 'user' })]);
     expect(fs.existsSync(path.join(child.workspace, 'deep.txt'))).toBe(true);
+  });
+
+  it('the person at a client that can be asked (elicitation) gets the request with its chain, and their answer decides it', async () => {
+    const asked: ElicitRequest['params'][] = [];
+    const client = new Client({ name: 'fracta-test-person', version: '0.0.0' }, { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params);
+      return { action: 'accept', content: { decision: 'allow_for_run', message: 'go ahead' } };
+    });
+    const { server } = await start('', client);
+    const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch by-person.txt"}]', agent_mcp: true, wait_s: 0 }));
+    const ended = await untilEnded(server, started.run_id, { letItAsk: true });
+    expect(ended.status).toBe('succeeded');
+    expect(fs.existsSync(path.join(ended.workspace, 'by-person.txt'))).toBe(true);
+    expect(ended.requests).toEqual([expect.objectContaining({ decision: 'allow', scope: 'run', decided_by: 'human', message: 'go ahead' })]);
+    expect(asked).toHaveLength(1);
+    const message = (asked[0] as { message: string }).message;
+    expect(message).toContain(`Chain: ${started.run_id}`);
+    expect(message).toContain('runtime claude');
+    expect(message).toContain('tool Bash');
+    expect(message).toMatch(/```\n\{"command":"touch by-person.txt"\}\n```/);
   });
 
   it('a child cannot answer for itself: its own request stays pending', async () => {

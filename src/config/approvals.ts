@@ -2,7 +2,7 @@
  * The approvals policy of a run: agents.approvals with its runtime's over it, and the decision it
  * makes on a request without asking anyone (a rule, or an allow/deny default). Pure.
  */
-import type { ApprovalDefault, Decision } from '../vocabulary.js';
+import type { ApprovalDefault, AskHuman, Decision } from '../vocabulary.js';
 import type { FractaConfig } from './runtime.js';
 import type { ApprovalsConfig } from './schema.js';
 
@@ -15,6 +15,7 @@ export interface ApprovalPolicy {
   readonly timeoutS: number;
   readonly onTimeout: Decision;
   readonly askParent: boolean;
+  readonly askHuman: AskHuman;
 }
 
 /** The policy for a run of `runtime`: its own keys win, its rules come first. */
@@ -27,6 +28,7 @@ export function approvalPolicy(config: FractaConfig, runtime: string): ApprovalP
     timeoutS: own.timeout_s ?? global.timeout_s ?? DEFAULT_APPROVAL_TIMEOUT_S,
     onTimeout: own.on_timeout ?? global.on_timeout ?? 'deny',
     askParent: own.ask_parent ?? global.ask_parent ?? true,
+    askHuman: own.ask_human ?? global.ask_human ?? 'auto',
   };
 }
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { isDnsLabel, isDnsSubdomain } from './dns-names.js';
 
-import { APPROVAL_DEFAULTS, BACKENDS, CLEANUP_POLICIES, DECISIONS } from '../vocabulary.js';
+import { APPROVAL_DEFAULTS, ASK_HUMAN, BACKENDS, CLEANUP_POLICIES, DECISIONS } from '../vocabulary.js';
 
 /** A strict object whose unknown keys are reported with the names that are allowed. */
 export function strictObject<T extends z.ZodRawShape>(shape: T, noun = 'key') {
@@ -85,6 +85,8 @@ export const approvalsSchema = strictObject({
   on_timeout: oneOf(DECISIONS, 'decision').optional(),
   /** Whether a child with fracta over MCP gets the ask_parent tool. */
   ask_parent: z.boolean().optional(),
+  /** auto: a request is also put to the person at the root client, when that client can be asked (MCP elicitation). */
+  ask_human: oneOf(ASK_HUMAN, 'ask_human').optional(),
 });
 export type ApprovalsConfig = z.infer<typeof approvalsSchema>;
 

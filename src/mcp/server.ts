@@ -57,7 +57,10 @@ const INSTRUCTIONS = [
   'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
 ].join(' ');
 
-function createServer(core: () => Promise<Core>): Server {
+function createServer(core: () => Promise<Core>, options: FractaOptions): Server {
+  // Only the fracta at the root of a tree has a person to ask; a child's client is an agent.
+  const isRoot = !(options.env ?? process.env)[FRACTA_ENV.PARENT_RUN];
+  let asking: Promise<unknown> | undefined;
   const server = new Server(
     { name: 'fracta', title: 'fracta', version: VERSION },
     { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
@@ -67,6 +70,7 @@ function createServer(core: () => Promise<Core>): Server {
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { fracta, TOOLS, progressFollower, errorResult, FractaError } = await core();
+    if (isRoot) asking ??= import('./elicit.js').then(({ askThePerson }) => askThePerson(server, fracta));
     const tool = TOOLS.find((candidate) => candidate.name === request.params.name);
     if (!tool) {
       return errorResult(
@@ -109,7 +113,7 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
     loading ??= loadCore(options);
     return loading;
   };
-  const server = createServer(core);
+  const server = createServer(core, options);
   const transport = new LineTransport();
 
   let closing: Promise<void> | undefined;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FractaError } from '../errors.js';
 import { readStateFile } from '../read-bounded.js';
-import { pendingRequestSchema, type DecidedRequest, type PendingRequest } from '../record.js';
+import { isTerminal, pendingRequestSchema, type DecidedRequest, type PendingRequest, type RunRecord } from '../record.js';
 import { ANSWER_SCOPES, DECISIONS } from '../vocabulary.js';
 import { isRunId } from '../run-id.js';
 import type { Run } from './run.js';
@@ -134,6 +134,9 @@ export class PendingWatch {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
+  /** Told of each request new to a run of this process (asked there, or relayed up to it). */
+  readonly listeners = new Set<(run: Run, request: PendingRequest) => void>();
+
   constructor(
     private readonly store: RunStore,
     /** This process's runs whose agent may ask (it has fracta over MCP) and still runs. */
@@ -171,7 +174,24 @@ export class PendingWatch {
       pending.every((request, index) => request.request_id === record.pending_requests[index]!.request_id);
     if (same) return;
     run.update({ pending_requests: pending, requests: decided, needs_input: pending.length > 0 });
+    const fresh = pending.filter((request) => !record.pending_requests.some((known) => known.request_id === request.request_id));
     // A waiter (the parent's wait) returns at once on a new request.
-    if (pending.some((request) => !record.pending_requests.some((known) => known.request_id === request.request_id))) run.turnEnded();
+    if (fresh.length > 0) run.turnEnded();
+    for (const request of fresh) for (const listener of this.listeners) listener(run, request);
   }
+}
+
+/** How long an answer waits for the record of another process's run to show it decided. */
+const ANSWER_FOLD_MS = 2_000;
+
+/** The record once it no longer lists `requestId` as pending (or has ended), or as it is after ANSWER_FOLD_MS. */
+export async function untilDecided(read: () => Promise<RunRecord>, requestId: string): Promise<RunRecord> {
+  const decided = (record: RunRecord) => isTerminal(record.status) || !record.pending_requests.some((request) => request.request_id === requestId);
+  const deadline = Date.now() + ANSWER_FOLD_MS;
+  let record = await read();
+  while (!decided(record) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    record = await read();
+  }
+  return record;
 }

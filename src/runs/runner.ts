@@ -18,16 +18,13 @@ import { MAX_TIMER_MS, Run } from './run.js';
 import { RunQueue } from './queue.js';
 import { nextTurn, openSession } from './turns.js';
 import { UnwrittenRecords } from './unwritten.js';
-import { PendingWatch } from './pending.js';
+import { PendingWatch, untilDecided } from './pending.js';
 import { FRACTA_ENV } from '../names.js';
 import { checkRunId } from '../run-id.js';
-import { isTerminal, type RunRecord } from '../record.js';
+import type { PendingRequest, RunRecord } from '../record.js';
 import { initialRecord } from './initial-record.js';
 import { settleWorkspace } from './settle-workspace.js';
 import { writeFailure, type RunStore } from './store.js';
-
-/** How long an answer waits for another process's run to show it decided. */
-const ANSWER_FOLD_MS = 2_000;
 
 export interface RunnerOptions {
   /** Grace for runs of other processes, which this one has no plan for. */
@@ -212,6 +209,13 @@ export class Runner {
     });
   }
 
+  /** Told of each request new to a run of this process (asked there, or relayed up to it); returns the unsubscribe. */
+  onRequest(listener: (runId: string, runtime: string, request: PendingRequest) => void): () => void {
+    const wrapped = (run: Run, request: PendingRequest) => listener(run.runId, run.plan.resolved.runtime.name, request);
+    this.pending.listeners.add(wrapped);
+    return () => this.pending.listeners.delete(wrapped);
+  }
+
   /** Follows a run's events as they happen (runs of this process only); returns the unsubscribe. */
   subscribe(runId: string, listener: (event: LoggedEvent) => void): () => void {
     return this.active.get(runId)?.subscribe(listener) ?? (() => undefined);
@@ -247,14 +251,7 @@ export class Runner {
   async afterAnswer(runId: string, requestId: string): Promise<RunRecord> {
     const run = this.active.get(checkRunId(runId));
     if (run) await this.pending.sync(run);
-    const decided = (record: RunRecord) => isTerminal(record.status) || !record.pending_requests.some((request) => request.request_id === requestId);
-    const deadline = Date.now() + ANSWER_FOLD_MS;
-    let record = await this.status(runId);
-    while (!decided(record) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      record = await this.status(runId);
-    }
-    return record;
+    return untilDecided(() => this.status(runId), requestId);
   }
 
   /** The current record (from memory when this process runs it, else from disk), with its children. */

@@ -147,12 +147,13 @@ export interface Server {
   call(name: string, args: Record<string, unknown>, options?: Parameters<Client['callTool']>[2]): Promise<CallToolResult>;
 }
 
-export async function startServer(options: { config?: string; env?: Record<string, string> } = {}): Promise<Server> {
-  return connectServer(makeSandbox(options.config), options.env);
+/** `client`: a Client of the test's own (with capabilities and handlers, say elicitation); a plain one by default. */
+export async function startServer(options: { config?: string; env?: Record<string, string>; client?: Client } = {}): Promise<Server> {
+  return connectServer(makeSandbox(options.config), options.env, options.client);
 }
 
 /** A server on an existing sandbox (a second fracta on one FRACTA_HOME, a restart after a crash); killed after the test. */
-export async function connectServer(sandbox: Sandbox, env: Record<string, string> = {}): Promise<Server> {
+export async function connectServer(sandbox: Sandbox, env: Record<string, string> = {}, given?: Client): Promise<Server> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'mcp', '--config', sandbox.configPath],
@@ -164,7 +165,7 @@ export async function connectServer(sandbox: Sandbox, env: Record<string, string
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: 'fracta-test', version: '0.0.0' });
+  const client = given ?? new Client({ name: 'fracta-test', version: '0.0.0' });
   await client.connect(transport);
   const pid = transport.pid;
   onCleanup(async () => {
