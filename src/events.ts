@@ -40,7 +40,11 @@ export type AgentEvent =
   | { readonly type: 'result'; readonly result: Result }
   | { readonly type: 'error'; readonly message: string }
   /** A follow-up message fracta sent into a live session. */
-  | { readonly type: 'user'; readonly text: string };
+  | { readonly type: 'user'; readonly text: string }
+  /** The run (or one below it) asks for a decision: a permission or a question. */
+  | { readonly type: 'request'; readonly request_id: string; readonly kind: string; readonly what: string; readonly chain: readonly string[] }
+  /** A request of the run was decided, and by whom. */
+  | { readonly type: 'decision'; readonly request_id: string; readonly decision: string; readonly decided_by: string };
 
 /** One line of events.jsonl. */
 export type LoggedEvent = AgentEvent & { readonly seq: number; readonly ts: string };
@@ -74,5 +78,9 @@ export function describeEvent(event: AgentEvent): string {
       return `error: ${clip(event.message)}`;
     case 'user':
       return `message sent: ${clip(event.text)}`;
+    case 'request':
+      return `needs a decision (${event.request_id}, chain ${event.chain.join(' → ')}): ${clip(event.what, 100)}`;
+    case 'decision':
+      return `request ${event.request_id}: ${event.decision} (${event.decided_by})`;
   }
 }

@@ -96,7 +96,11 @@ describe('approvals: a child asks, its parent decides', () => {
   it('a tool the permissions deny waits in wait as needs_input; answer allow runs it and the run succeeds', async () => {
     const { server, model } = await start();
     const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch approved.txt"}]', agent_mcp: true, wait_s: 0 }));
+    // The parent's wait gets a progress line for the request, then returns at once.
+    const progress: string[] = [];
+    await server.call('wait', { run_id: started.run_id, timeout_s: 40 }, { timeout: 50_000, onprogress: (note) => void progress.push(note.message ?? '') });
     const asking = await untilDecisionNeeded(server, started.run_id);
+    expect(progress.some((line) => /needs a decision \(r\w+, chain .*\): wants to use Bash: .*touch approved\.txt/.test(line))).toBe(true);
     expect(asking).toMatchObject({ status: 'running', needs_input: true });
     expect(asking.pending_requests).toHaveLength(1);
     const request = asking.pending_requests[0];

@@ -15,6 +15,7 @@ import { FractaError } from '../errors.js';
 import { readStateFile } from '../read-bounded.js';
 import { isTerminal, pendingRequestSchema, type DecidedRequest, type PendingRequest, type RunRecord } from '../record.js';
 import { ANSWER_SCOPES, DECISIONS } from '../vocabulary.js';
+import type { AgentEvent } from '../events.js';
 import { isRunId } from '../run-id.js';
 import type { Run } from './run.js';
 import type { RunStore } from './store.js';
@@ -175,6 +176,13 @@ export class PendingWatch {
     if (same) return;
     run.update({ pending_requests: pending, requests: decided, needs_input: pending.length > 0 });
     const fresh = pending.filter((request) => !record.pending_requests.some((known) => known.request_id === request.request_id));
+    const settled = decided.filter((request) => !record.requests.some((known) => known.request_id === request.request_id));
+    // Into the run's events (events.jsonl for a streamed run) and to whoever follows its progress.
+    for (const request of fresh) {
+      const what = request.kind === 'question' ? `asks: ${request.question}` : `wants to use ${request.tool}: ${request.input}`;
+      emit(run, { type: 'request', request_id: request.request_id, kind: request.kind, what, chain: request.chain });
+    }
+    for (const request of settled) emit(run, { type: 'decision', request_id: request.request_id, decision: request.decision, decided_by: request.decided_by });
     // A waiter (the parent's wait) returns at once on a new request.
     if (fresh.length > 0) run.turnEnded();
     for (const request of fresh) for (const listener of this.listeners) listener(run, request);
@@ -194,4 +202,8 @@ export async function untilDecided(read: () => Promise<RunRecord>, requestId: st
     record = await read();
   }
   return record;
+}
+
+function emit(run: Run, event: AgentEvent): void {
+  run.emit(run.session ? run.session.log.append(event) : { ...event, seq: 0, ts: new Date().toISOString() });
 }
