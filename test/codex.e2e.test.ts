@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type Server, askAndAnswer } from './helpers/harness.js';
 import { startResponsesServer, type ModelServer } from './model-server/openai-responses.js';
 
 afterEach(runCleanups);
@@ -207,6 +207,14 @@ describe('codex runtime', () => {
     expect(toolResult.content).toContain(child.run_id);
     const launch = JSON.parse(fs.readFileSync(path.join(parent.workspace, '.fracta/codex-mcp.json'), 'utf8'));
     expect(launch.fracta.env).toMatchObject({ FRACTA_PARENT_RUN: parent.run_id, FRACTA_DEPTH: '1' });
+  });
+
+  it("ask_parent: the question waits in the parent's wait, and its answer is the tool result codex's model receives", async () => {
+    const { server, model } = await startCodex();
+    const { asked, ended } = await askAndAnswer(server, { task: '[tool:mcp__fracta__ask_parent {"question":"Which port?"}]' }, 'port 8443, please');
+    expect(asked).toMatchObject({ kind: 'question', question: 'Which port?' });
+    expect(ended.status).toBe('succeeded');
+    expect(model.messages().at(-1)!.toolResults[0]!.content).toContain('port 8443, please');
   });
 
   describe('errors', () => {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type Server, askAndAnswer } from './helpers/harness.js';
 import { startGeminiServer, type GeminiServer } from './model-server/gemini.js';
 
 afterEach(runCleanups);
@@ -226,6 +226,14 @@ describe('gemini runtime', () => {
     expect(settings.mcpServers.fracta).toMatchObject({ trust: true, env: { FRACTA_PARENT_RUN: parent.run_id, FRACTA_DEPTH: '1', GRANDCHILD_SECRET: '$GRANDCHILD_SECRET' } });
     expect(JSON.stringify(settings)).not.toContain('sk-grandchild-only-5c2e');
     expect(Object.keys(settings.mcpServers)).toEqual(['fracta']);
+  }, HEAVY_MS);
+
+  it("ask_parent: the question waits in the parent's wait, and its answer is the tool result gemini's model receives", async () => {
+    const { server, model } = await startGemini();
+    const { asked, ended } = await askAndAnswer(server, { task: '[tool:mcp_fracta_ask_parent {"question":"Which port?"}]' }, 'port 8443, please');
+    expect(asked).toMatchObject({ kind: 'question', question: 'Which port?' });
+    expect(ended.status).toBe('succeeded');
+    expect(model.messages().at(-1)!.toolResults[0]!.content).toContain('port 8443, please');
   }, HEAVY_MS);
 
   it('errors come back as clear fracta errors within seconds', async () => {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type RecordContent, type Server } from './helpers/harness.js';
+import { ECHO_AGENT, ROOT, onCleanup, runCleanups, startServer, structured, text, type RecordContent, type Server, askAndAnswer } from './helpers/harness.js';
 import { startOpenAIChatServer, type ChatRequest, type ChatServer } from './model-server/openai-chat.js';
 
 /** The platform binary itself (what the opencode npm wrapper would run). */
@@ -253,6 +253,14 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
     expect(toolResult.content).toContain(child.run_id);
     const mcpConfig = JSON.parse(fs.readFileSync(path.join(parent.workspace, '.fracta/opencode.json'), 'utf8'));
     expect(mcpConfig.mcp.fracta).toMatchObject({ type: 'local', environment: { FRACTA_PARENT_RUN: parent.run_id, FRACTA_DEPTH: '1' } });
+  });
+
+  it("ask_parent: the question waits in the parent's wait, and its answer is the tool result opencode's model receives", async () => {
+    const { asked, ended } = await askAndAnswer(server, { task: '[tool:fracta_ask_parent {"question":"Which port?"}]' }, 'port 8443, please');
+    expect(asked).toMatchObject({ kind: 'question', question: 'Which port?' });
+    expect(ended.status).toBe('succeeded');
+    const [, answered] = requestsOf(ended.resume_token);
+    expect(answered!.toolResults[0]!.content).toContain('port 8443, please');
   });
 
   it('a session fracta cannot place is refused before anything starts, never started afresh', async () => {

@@ -255,3 +255,20 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     });
   });
 }
+
+/**
+ * The ask_parent round trip, as a parent does it: spawn, wait until the run needs a decision, answer
+ * its one request with `message`, wait for the end. Returns the request as it was asked and the end.
+ */
+export async function askAndAnswer(server: Server, spawnArgs: Record<string, unknown>, message: string): Promise<{ asked: RecordContent; ended: RecordContent }> {
+  const started = structured(await server.call('spawn', { ...spawnArgs, agent_mcp: true, wait_s: 0 }));
+  const waitOnce = async () => structured(await server.call('wait', { run_id: started.run_id, timeout_s: 30 }, { timeout: 40_000 }));
+  const deadline = Date.now() + 120_000;
+  let record = started;
+  while (!record.needs_input && (record.status === 'running' || record.status === 'queued') && Date.now() < deadline) record = await waitOnce();
+  if (!record.needs_input) throw new Error(`run ${started.run_id} never asked: ${record.status} ${JSON.stringify(record.error)}`);
+  const asked = record.pending_requests[0];
+  await server.call('answer', { run_id: started.run_id, request_id: asked.request_id, decision: 'allow', message });
+  while ((record.status === 'running' || record.status === 'queued') && Date.now() < deadline) record = await waitOnce();
+  return { asked, ended: record };
+}
