@@ -116,6 +116,24 @@ describe('approvals: a child asks, its parent decides', () => {
     expect(ended.requests).toEqual([expect.objectContaining({ request_id: request.request_id, decision: 'allow', decided_by: 'user', scope: 'once' })]);
   });
 
+  it('in a live session too: the turn waits for the decision, and the allowed tool runs before the turn ends', async () => {
+    const { server } = await start();
+    const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch live.txt"}]', agent_mcp: true, stream: true, wait_s: 0 }));
+    const asking = await untilDecisionNeeded(server, started.run_id);
+    expect(asking).toMatchObject({ stream: true, needs_input: true, awaiting_input: false });
+    await server.call('answer', { run_id: started.run_id, request_id: asking.pending_requests[0].request_id, decision: 'allow' });
+    let record = asking;
+    for (const until = Date.now() + 60_000; !record.awaiting_input && record.status === 'running' && Date.now() < until; ) {
+      record = structured(await server.call('wait', { run_id: started.run_id, timeout_s: 30 }, { timeout: 40_000 }));
+    }
+    expect(record).toMatchObject({ status: 'running', awaiting_input: true, needs_input: false, turns_done: 1 });
+    expect(fs.existsSync(path.join(record.workspace, 'live.txt'))).toBe(true);
+    const closed = structured(await server.call('close', { run_id: started.run_id }));
+    expect(closed).toMatchObject({ status: 'succeeded', requests: [expect.objectContaining({ decision: 'allow', decided_by: 'user' })] });
+    const events = fs.readFileSync(closed.events_path, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['request', 'decision']));
+  });
+
   it('answer deny: the tool never runs, and the agent is told it was denied', async () => {
     const { server, model } = await start();
     const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch refused.txt"}]', agent_mcp: true, wait_s: 0 }));
@@ -149,11 +167,13 @@ describe('approvals: a child asks, its parent decides', () => {
 
   it("ask_parent: the question waits in wait, and the parent's answer is what the child's model receives", async () => {
     const { server, model } = await start();
-    const call = JSON.stringify({ question: 'Which colour should the button be?' });
+    const call = JSON.stringify({ question: 'Which colour should the button be? (the key is sk-ant-fake)' });
     const started = structured(await server.call('spawn', { task: `[tool:mcp__fracta__ask_parent ${call}]`, agent_mcp: true, wait_s: 0 }));
     const asking = await untilDecisionNeeded(server, started.run_id);
     const request = asking.pending_requests[0];
-    expect(request).toMatchObject({ kind: 'question', question: 'Which colour should the button be?', tool: null });
+    // The child's words are data, and a secret in them is masked before anything is written.
+    expect(request).toMatchObject({ kind: 'question', question: 'Which colour should the button be? (the key is ***)', tool: null });
+    expect(fs.readdirSync(path.join(server.sandbox.home, 'runs', started.run_id, 'requests')).map((name) => fs.readFileSync(path.join(server.sandbox.home, 'runs', started.run_id, 'requests', name), 'utf8')).join('')).not.toContain('sk-ant-fake');
     await server.call('answer', { run_id: started.run_id, request_id: request.request_id, decision: 'allow', message: 'teal, like the logo' });
     const ended = await untilEnded(server, started.run_id);
     expect(ended.status).toBe('succeeded');
