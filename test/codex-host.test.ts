@@ -164,6 +164,9 @@ describe('codex command line', () => {
     expect(entry).toContain('tool_timeout_sec = 80');
     expect(entry).toContain('default_tools_approval_mode = "approve"');
     expect(entry).not.toContain('secret');
+    // ask_parent may wait up to the approvals timeout: codex must not cut the call before it.
+    const asking = host().buildBatchCommand(input({ agentMcp: true, toolWaitS: 300 }));
+    expect(override(asking.args, 'mcp_servers.fracta')).toContain('tool_timeout_sec = 330');
   });
 
   it('writes fracta\'s server for the launcher into the workspace, private', async () => {

@@ -68,6 +68,11 @@ export interface CommandInput {
   readonly agentMcp: boolean;
   /** The child's environment, for checks that depend on it. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The longest one of fracta's tools may block the child (ask_parent and a permission request
+   * wait up to the approvals timeout), for CLIs that time out an MCP call of their own accord.
+   */
+  readonly toolWaitS?: number;
 }
 
 /** An MCP server for the child, in the stdio form every CLI understands. */

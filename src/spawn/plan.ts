@@ -13,6 +13,7 @@ import { MIN_SECRET_LENGTH } from '../secrets.js';
 import { findCommand } from '../executor/which.js';
 import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
 import { bootstrapTask } from '../host/bootstrap.js';
+import { approvalPolicy } from '../config/approvals.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import { newRunId } from '../run-id.js';
@@ -209,6 +210,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     allowedTools: request.allowed_tools,
     agentMcp: request.agent_mcp === true,
     env,
+    toolWaitS: approvalPolicy(config, runtime.name).timeoutS,
   };
   const command = request.stream ? host.buildStreamCommand(input) : host.buildBatchCommand(input);
   warnings.push(...(command.warnings ?? []));

@@ -71,7 +71,7 @@ export function codexArgv(runtime: string, options: CodexArgvOptions, input: Com
   const allowed = effectiveAllowedTools(runtime, options.permissions, input.allowedTools);
   const switches = toolSwitches(allowed, Object.keys(options.mcp_servers));
   args.push(...switches.args);
-  args.push(...mcpArgs({ servers: options.mcp_servers, toolFilter: switches.mcpTools, withFracta: input.agentMcp, workdir: input.workdir, env: input.env }));
+  args.push(...mcpArgs({ servers: options.mcp_servers, toolFilter: switches.mcpTools, withFracta: input.agentMcp, workdir: input.workdir, env: input.env, toolWaitS: input.toolWaitS }));
   for (const [key, value] of Object.entries(options.config)) args.push('-c', `${key}=${tomlValue(value)}`);
   args.push(...options.extra_args);
   // Flags before `resume` apply to it too (resume itself takes no --sandbox).

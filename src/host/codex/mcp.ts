@@ -29,8 +29,8 @@ import { override } from './toml.js';
 /** Where the launch file declared for the workspace puts fracta's server for the launcher, relative to the workspace. */
 export const LAUNCH_FILE = `${FRACTA_DIR}/codex-mcp.json`;
 
-/** fracta's tools wait up to MAX_WAIT_S; the margin covers the call around the wait. */
-const FRACTA_TOOL_TIMEOUT_S = MAX_WAIT_S + 30;
+/** fracta's tools wait up to MAX_WAIT_S (ask_parent up to the approvals timeout); the margin covers the call around the wait. */
+const TOOL_TIMEOUT_MARGIN_S = 30;
 const STARTUP_TIMEOUT_S = 30;
 
 export interface RuntimeMcpServer extends McpServerEntry {
@@ -50,6 +50,8 @@ export function mcpArgs(options: {
   readonly workdir: string;
   /** The child's environment, whose names fracta's server gets through env_vars. */
   readonly env: Readonly<Record<string, string>>;
+  /** The longest one of fracta's tools may block (CommandInput.toolWaitS). */
+  readonly toolWaitS?: number | undefined;
 }): string[] {
   const args: string[] = [];
   for (const [name, server] of Object.entries(options.servers)) {
@@ -75,7 +77,7 @@ export function mcpArgs(options: {
         env_vars: Object.keys(options.env).sort(),
         required: true,
         startup_timeout_sec: STARTUP_TIMEOUT_S,
-        tool_timeout_sec: FRACTA_TOOL_TIMEOUT_S,
+        tool_timeout_sec: Math.max(MAX_WAIT_S, options.toolWaitS ?? 0) + TOOL_TIMEOUT_MARGIN_S,
         default_tools_approval_mode: 'approve',
       }),
     );
