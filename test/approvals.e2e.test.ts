@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ElicitRequestSchema, type ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, claudeRuntime, onCleanup, runCleanups, startServer, structured, type RecordContent, type Server } from './helpers/harness.js';
+import { CLI, claudeRuntime, onCleanup, runCleanups, runCli, startServer, structured, type RecordContent, type Server } from './helpers/harness.js';
 import { startModelServer, type ModelServer } from './model-server/anthropic.js';
 
 afterEach(runCleanups);
@@ -134,12 +134,15 @@ describe('approvals: a child asks, its parent decides', () => {
     expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['request', 'decision']));
   });
 
-  it('answer deny: the tool never runs, and the agent is told it was denied', async () => {
+  it('fracta answer deny from a shell (a client without elicitation: the parent path): the tool never runs, and the agent is told why', async () => {
     const { server, model } = await start();
     const started = structured(await server.call('spawn', { task: '[tool:Bash {"command":"touch refused.txt"}]', agent_mcp: true, wait_s: 0 }));
     const asking = await untilDecisionNeeded(server, started.run_id);
     const request = asking.pending_requests[0];
-    await server.call('answer', { run_id: started.run_id, request_id: request.request_id, decision: 'deny', message: 'not in this repository' });
+    const shell = { env: { ...server.sandbox.env }, cwd: server.sandbox.dir };
+    const answered = await runCli(['answer', started.run_id, request.request_id, 'deny', '--message', 'not in this repository', '--config', server.sandbox.configPath], shell);
+    expect(answered).toMatchObject({ code: 0 });
+    expect(answered.stdout).toContain(`request ${request.request_id} decided (deny)`);
     const ended = await untilEnded(server, started.run_id);
     expect(fs.existsSync(path.join(ended.workspace, 'refused.txt'))).toBe(false);
     expect(ended.requests[0]).toMatchObject({ decision: 'deny', message: 'not in this repository', decided_by: 'user' });
