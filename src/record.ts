@@ -3,6 +3,7 @@
  * The zod schema is the MCP outputSchema too, so the two cannot drift apart.
  */
 import { z } from 'zod';
+import { isRunId } from './run-id.js';
 import { ANSWER_SCOPES, BACKENDS, CLEANUP_POLICIES, DECISIONS, RECORD_WORKSPACE_MODES, REQUEST_KINDS, TIERS } from './vocabulary.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
@@ -30,7 +31,7 @@ export const pendingRequestSchema = z.object({
   tool: z.string().nullable().describe('for a permission request: the tool the agent wants to use'),
   input: z.string().nullable().describe("for a permission request: the tool's input, shortened"),
   question: z.string().nullable().describe('for a question: what the agent asks'),
-  chain: z.array(z.string()).describe('the runs from the root of the tree down to the one asking'),
+  chain: z.array(z.string().refine(isRunId, 'must be a run id')).max(64).describe('the runs from the root of the tree down to the one asking'),
   asked_at: z.string(),
   expires_at: z.string().describe('when nobody has answered by then, the approvals timeout decides (deny unless configured)'),
 });

@@ -22,7 +22,9 @@ function fenced(text: string | null): string {
 function messageFor(runId: string, runtime: string, request: PendingRequest): string {
   const head = [`A run of fracta needs a decision.`, `Chain: ${request.chain.join(' → ')} (run ${runId}, runtime ${runtime})`];
   if (request.kind === 'question') return [...head, 'The agent asks (its words, as data):', fenced(request.question)].join('\n');
-  return [...head, `It wants to use the tool ${request.tool ?? '?'}, with this input (as data):`, fenced(request.input)].join('\n');
+  // A tool's name comes from the agent too: only the characters tool names have.
+  const tool = (request.tool ?? '?').replace(/[^\w.:-]/g, '?').slice(0, 100);
+  return [...head, `It wants to use the tool ${tool}, with this input (as data):`, fenced(request.input)].join('\n');
 }
 
 async function ask(server: Server, fracta: Fracta, runId: string, runtime: string, request: PendingRequest): Promise<void> {

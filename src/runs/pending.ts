@@ -31,7 +31,7 @@ export type Answer = z.infer<typeof answerSchema>;
 
 /** A request file is small; one that is not is not fracta's. */
 const MAX_REQUEST_BYTES = 256 * 1024;
-/** At most this many requests of one run are read (a child flooding its folder slows nobody). */
+/** At most this many requests of one run are read, the newest (a child flooding its folder slows nobody). */
 const MAX_REQUESTS = 200;
 
 const REQUEST_ID = /^r[0-9a-z]{1,40}$/;
@@ -108,7 +108,7 @@ export function readAnswer(store: RunStore, runId: string, requestId: string): P
 export async function readRequests(store: RunStore, runId: string): Promise<{ pending: PendingRequest[]; decided: DecidedRequest[] }> {
   let names: string[];
   try {
-    names = (await fsp.readdir(folder(store, runId))).filter((name) => name.endsWith('.ask.json')).sort().slice(0, MAX_REQUESTS);
+    names = (await fsp.readdir(folder(store, runId))).filter((name) => name.endsWith('.ask.json')).sort().slice(-MAX_REQUESTS);
   } catch {
     return { pending: [], decided: [] };
   }
