@@ -40,8 +40,7 @@ import { planSpawn, type SpawnPlan } from './spawn/plan.js';
 import { maskError, maskSecrets } from './secrets.js';
 import { FractaError } from './errors.js';
 import { approvalPolicy } from './config/approvals.js';
-import { askAbove, mayAnswer, type Decided } from './runs/ask.js';
-import { findRequest, originOf, postAnswer } from './runs/pending.js';
+import { askAbove, decideRequest, type Decided } from './runs/ask.js';
 import { knownSecrets } from './config/env.js';
 import type { RuntimeInfo } from './runtime-info.js';
 
@@ -338,24 +337,15 @@ export class Fracta {
   private async decide(raw: unknown, decidedBy: string | undefined): Promise<RunRecord> {
     await this.ready();
     const request = parseRequest(answerRequestSchema, raw, 'answer');
-    const asked = await findRequest(this.store, (await this.runner.status(request.run_id)).run_id, request.request_id);
-    // The run that asked: this one, or (a request relayed up) one below it.
-    const origin = originOf(asked, request.run_id);
-    if (!origin) throw new FractaError('state_corrupt', `request ${request.request_id} of run ${request.run_id} names no run that asked it`, 'request_id');
-    const target = await this.runner.status(origin);
+    const holder = (await this.runner.status(request.run_id)).run_id;
     const caller = (await verifyLineage(this.env, (runId) => this.runner.status(runId))).parentRun;
-    if (!(await mayAnswer(this.store, caller, target))) {
-      throw new FractaError('chain_invalid', `run ${caller} may decide only the requests of runs below it, and run ${target.run_id} is not one of them (a run never answers for itself or a sibling)`, 'run_id');
-    }
-    const landed = await postAnswer(this.store, target.run_id, request.request_id, {
+    await decideRequest(this.store, (runId) => this.runner.status(runId), holder, request.request_id, caller, {
       decision: request.decision,
       message: request.message === undefined ? null : this.mask()(request.message),
       scope: request.scope ?? 'once',
-      decided_by: decidedBy ?? (caller ? `run ${caller}` : 'user'),
-      decided_at: new Date().toISOString(),
+      ...(decidedBy ? { decidedBy } : {}),
     });
-    if (!landed) throw new FractaError('invalid_input', `request ${request.request_id} of run ${target.run_id} was decided already (see its requests)`, 'request_id');
-    return this.runner.afterAnswer(request.run_id, request.request_id);
+    return this.runner.afterAnswer(holder, request.request_id);
   }
 
   /** Stops every run this process owns; their records say why. */

@@ -9,7 +9,7 @@ import type { ApprovalPolicy } from '../config/approvals.js';
 import { decideByPolicy } from '../config/approvals.js';
 import type { PendingRequest, RunRecord } from '../record.js';
 import type { RequestKind } from '../vocabulary.js';
-import { newRequestId, postAnswer, postRequest, readAnswer, readRequests, type Answer } from './pending.js';
+import { findRequest, newRequestId, originOf, postAnswer, postRequest, readAnswer, readRequests, type Answer } from './pending.js';
 import type { RunStore } from './store.js';
 
 /** How often the asker looks for the answer. */
@@ -95,8 +95,38 @@ export async function askAbove(store: RunStore, runId: string, policy: ApprovalP
  * Whether the run `caller` (the run whose agent asks to answer, or null for the user) may decide a
  * request of `target`: the user may; a run may for the runs below it, never for itself or a sibling.
  */
-export async function mayAnswer(store: RunStore, caller: string | null, target: RunRecord): Promise<boolean> {
+async function mayAnswer(store: RunStore, caller: string | null, target: RunRecord): Promise<boolean> {
   if (caller === null) return true;
   const chain = await chainOf(store, target);
   return chain.slice(0, -1).includes(caller);
+}
+
+/**
+ * Decides request `requestId` as the folder of run `holder` holds it: where it was asked, or a copy
+ * relayed up to it, decided then where it was asked. `caller` is the verified run of whoever
+ * answers (null: the user); `decidedBy` names another decider (the person at the client).
+ */
+export async function decideRequest(
+  store: RunStore,
+  read: (runId: string) => Promise<RunRecord>,
+  holder: string,
+  requestId: string,
+  caller: string | null,
+  decision: Pick<Answer, 'decision' | 'message' | 'scope'> & { readonly decidedBy?: string },
+): Promise<void> {
+  const asked = await findRequest(store, holder, requestId);
+  const origin = originOf(asked, holder);
+  if (!origin) throw new FractaError('state_corrupt', `request ${requestId} of run ${holder} names no run that asked it`, 'request_id');
+  const target = await read(origin);
+  if (!(await mayAnswer(store, caller, target))) {
+    throw new FractaError('chain_invalid', `run ${caller} may decide only the requests of runs below it, and run ${target.run_id} is not one of them (a run never answers for itself or a sibling)`, 'run_id');
+  }
+  const landed = await postAnswer(store, target.run_id, requestId, {
+    decision: decision.decision,
+    message: decision.message,
+    scope: decision.scope,
+    decided_by: decision.decidedBy ?? (caller ? `run ${caller}` : 'user'),
+    decided_at: new Date().toISOString(),
+  });
+  if (!landed) throw new FractaError('invalid_input', `request ${requestId} of run ${target.run_id} was decided already (see its requests)`, 'request_id');
 }
