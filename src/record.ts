@@ -37,14 +37,18 @@ export const pendingRequestSchema = z.object({
 });
 export type PendingRequest = z.infer<typeof pendingRequestSchema>;
 
-/** A request as decided: by a policy rule, a run of the chain above, the user, or the timeout. */
-export const decidedRequestSchema = pendingRequestSchema.extend({
+/** How a request was decided: by a policy rule, a run of the chain above, the user, the person at the client, or the timeout. */
+export const answerSchema = z.object({
   decision: z.enum(DECISIONS),
   message: z.string().nullable().describe("the answer's text (a question's answer)"),
   scope: z.enum(ANSWER_SCOPES),
-  decided_by: z.string().describe('policy rule …, policy default …, run <id>, user, or timeout'),
+  decided_by: z.string().describe('policy rule …, policy default …, run <id>, user, human, or timeout'),
   decided_at: z.string(),
 });
+export type Answer = z.infer<typeof answerSchema>;
+
+/** A request as decided. */
+export const decidedRequestSchema = pendingRequestSchema.extend(answerSchema.shape);
 export type DecidedRequest = z.infer<typeof decidedRequestSchema>;
 
 export const runRecordSchema = z.object({

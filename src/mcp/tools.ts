@@ -16,11 +16,10 @@ import {
   spawnRequestSchema,
   waitRequestSchema,
 } from '../requests.js';
-import { runRecordSchema } from '../record.js';
+import { answerSchema, runRecordSchema } from '../record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
 import { MAX_WAIT_S, type FractaToolName } from '../names.js';
-import { ANSWER_SCOPES, DECISIONS } from '../vocabulary.js';
 import { recordResult, structuredResult, summarize } from './shape.js';
 
 export interface ToolContext {
@@ -69,14 +68,7 @@ const cleanOutput = z.object({
   removed: z.array(z.string()).describe('runs whose workspace was removed'),
   failed: z.array(z.object({ run_id: z.string(), message: z.string() })),
 });
-const decidedOutput = z.object({
-  request_id: z.string(),
-  decision: z.enum(DECISIONS),
-  message: z.string().nullable(),
-  scope: z.enum(ANSWER_SCOPES),
-  decided_by: z.string(),
-  decided_at: z.string(),
-});
+const decidedOutput = answerSchema.extend({ request_id: z.string() });
 const runtimesOutput = z.object({
   default_runtime: z.string(),
   config_source: z.string().describe('the fracta.yaml in use, or "built-in defaults"'),

@@ -7,9 +7,10 @@
 import { FractaError } from '../errors.js';
 import type { ApprovalPolicy } from '../config/approvals.js';
 import { decideByPolicy } from '../config/approvals.js';
-import type { PendingRequest, RunRecord } from '../record.js';
+import type { Answer, PendingRequest, RunRecord } from '../record.js';
 import type { RequestKind } from '../vocabulary.js';
-import { findRequest, newRequestId, originOf, postAnswer, postRequest, readAnswer, readRequests, type Answer } from './pending.js';
+import { findRequest, newRequestId, originOf, postAnswer, postRequest, readAnswer, readRequests } from './pending.js';
+import { pollUntil } from './poll.js';
 import type { RunStore } from './store.js';
 
 /** How often the asker looks for the answer. */
@@ -82,13 +83,9 @@ export async function askAbove(store: RunStore, runId: string, policy: ApprovalP
   if (byPolicy) return decide(byPolicy.decision, byPolicy.by);
   if (allowedForRun) return decide('allow', 'an earlier answer for this run (scope: run)');
 
-  const deadline = now.getTime() + policy.timeoutS * 1000;
-  while (Date.now() < deadline && !signal?.aborted) {
-    const answer = await readAnswer(store, runId, request.request_id);
-    if (answer) return { request_id: request.request_id, ...answer };
-    await new Promise((resolve) => setTimeout(resolve, Math.min(ANSWER_POLL_MS, Math.max(0, deadline - Date.now()))));
-  }
-  return decide(policy.onTimeout, 'timeout');
+  const timeoutMs = now.getTime() + policy.timeoutS * 1000 - Date.now();
+  const answer = await pollUntil(() => readAnswer(store, runId, request.request_id), (found) => found !== undefined, { timeoutMs, intervalMs: ANSWER_POLL_MS, signal });
+  return answer ? { request_id: request.request_id, ...answer } : decide(policy.onTimeout, 'timeout');
 }
 
 /**

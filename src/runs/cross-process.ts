@@ -9,6 +9,7 @@ import { killGroup } from '../executor/process-group.js';
 import { isTerminal, type RunRecord } from '../record.js';
 import type { Run } from './run.js';
 import { settled } from './run.js';
+import { pollUntil } from './poll.js';
 import { processAlive } from '../processes.js';
 import { isRunProcess } from './run-process.js';
 import type { RunStore } from './store.js';
@@ -28,13 +29,8 @@ export interface RemoteStop {
 }
 
 /** Follows a run of another process through its record until it settles, `timeoutMs` passes or `signal` aborts. */
-export async function waitOnDisk(read: () => Promise<RunRecord>, timeoutMs: number, signal: AbortSignal | undefined, afterTurn: number): Promise<RunRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const record = await read();
-    if (settled(record, afterTurn) || Date.now() >= deadline || signal?.aborted) return record;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(DISK_POLL_MS, Math.max(0, deadline - Date.now()))));
-  }
+export function waitOnDisk(read: () => Promise<RunRecord>, timeoutMs: number, signal: AbortSignal | undefined, afterTurn: number): Promise<RunRecord> {
+  return pollUntil(read, (record) => settled(record, afterTurn), { timeoutMs, intervalMs: DISK_POLL_MS, signal });
 }
 
 export function sessionBusy(): FractaError {

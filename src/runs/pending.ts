@@ -13,21 +13,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FractaError } from '../errors.js';
 import { readStateFile } from '../read-bounded.js';
-import { isTerminal, pendingRequestSchema, type DecidedRequest, type PendingRequest, type RunRecord } from '../record.js';
-import { ANSWER_SCOPES, DECISIONS } from '../vocabulary.js';
+import { answerSchema, isTerminal, pendingRequestSchema, type Answer, type DecidedRequest, type PendingRequest, type RunRecord } from '../record.js';
 import type { AgentEvent } from '../events.js';
 import { isRunId } from '../run-id.js';
+import { pollUntil } from './poll.js';
 import type { Run } from './run.js';
 import type { RunStore } from './store.js';
-
-const answerSchema = z.object({
-  decision: z.enum(DECISIONS),
-  message: z.string().nullable(),
-  scope: z.enum(ANSWER_SCOPES),
-  decided_by: z.string(),
-  decided_at: z.string(),
-});
-export type Answer = z.infer<typeof answerSchema>;
 
 /** A request file is small; one that is not is not fracta's. */
 const MAX_REQUEST_BYTES = 256 * 1024;
@@ -195,13 +186,7 @@ const ANSWER_FOLD_MS = 2_000;
 /** The record once it no longer lists `requestId` as pending (or has ended), or as it is after ANSWER_FOLD_MS. */
 export async function untilDecided(read: () => Promise<RunRecord>, requestId: string): Promise<RunRecord> {
   const decided = (record: RunRecord) => isTerminal(record.status) || !record.pending_requests.some((request) => request.request_id === requestId);
-  const deadline = Date.now() + ANSWER_FOLD_MS;
-  let record = await read();
-  while (!decided(record) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    record = await read();
-  }
-  return record;
+  return pollUntil(read, decided, { timeoutMs: ANSWER_FOLD_MS, intervalMs: 50 });
 }
 
 function emit(run: Run, event: AgentEvent): void {

@@ -6,10 +6,9 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { FractaError } from '../errors.js';
 import { FRACTA_DIR } from '../host/bootstrap.js';
 import type { SpawnPlan } from '../spawn/plan.js';
-import type { WorkspaceFile } from '../workspace/files.js';
+import { workspaceFailure, type WorkspaceFile } from '../workspace/files.js';
 import { createRepoWorkspace, removeRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 
 /** Makes the repository workspace a run works in (a fresh folder is made with its files); returns the files it needs. */
@@ -25,8 +24,7 @@ export async function prepareWorkspace(plan: SpawnPlan): Promise<WorkspaceFile[]
       ...(command.files ?? []),
     ];
   } catch (error) {
-    if (error instanceof FractaError) throw error;
-    throw new FractaError('workspace_failed', `could not prepare the workspace ${workdir}: ${(error as Error).message}`);
+    throw workspaceFailure(workdir, error);
   }
 }
 

@@ -47,9 +47,14 @@ export function writeWorkspaceFiles(workdir: string, files: readonly WorkspaceFi
       }
     }
   } catch (error) {
-    if (error instanceof FractaError) throw error;
-    throw new FractaError('workspace_failed', `could not prepare the workspace ${workdir}: ${(error as Error).message}`);
+    throw workspaceFailure(workdir, error);
   }
+}
+
+/** What went wrong making a workspace, as workspace_failed naming it (a FractaError already says what it is). */
+export function workspaceFailure(workdir: string, error: unknown): FractaError {
+  if (error instanceof FractaError) return error;
+  return new FractaError('workspace_failed', `could not prepare the workspace ${workdir}: ${(error as Error).message}`);
 }
 
 /** A JSON settings file as agents' own tools write them (two-space indent, a final newline). */
