@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ElicitRequestSchema, type ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, claudeRuntime, onCleanup, runCleanups, runCli, startServer, structured, type RecordContent, type Server } from './helpers/harness.js';
+import { CLI, claudeRuntime, onCleanup, runCleanups, runCli, startServer, structured, untilDecisionNeeded, untilEnded, type RecordContent, type Server } from './helpers/harness.js';
 import { startModelServer, type ModelServer } from './model-server/anthropic.js';
 
 afterEach(runCleanups);
@@ -63,29 +63,6 @@ ${claudeRuntime('claude-quick', model.url, dir, '      approvals:\n        timeo
 `;
   const server = await startServer({ config, ...(client ? { client } : {}) });
   return { server, model, dir };
-}
-
-/** Waits (with wait, as a parent would) until the run needs a decision or ends. */
-async function untilDecisionNeeded(server: Server, runId: string): Promise<RecordContent> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    const record = structured(await server.call('wait', { run_id: runId, timeout_s: 30 }, { timeout: 40_000 }));
-    if (record.needs_input || record.status !== 'running') return record;
-  }
-  throw new Error(`run ${runId} never asked`);
-}
-
-/** Waits until the run ends; wait returns at once while it needs a decision, which none of these callers gives. */
-async function untilEnded(server: Server, runId: string, options: { letItAsk?: boolean } = {}): Promise<RecordContent> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    const record = structured(await server.call('wait', { run_id: runId, timeout_s: 30 }, { timeout: 40_000 }));
-    if (record.status !== 'running' && record.status !== 'queued') return record;
-    if (record.needs_input && !options.letItAsk) throw new Error(`run ${runId} asks again: ${JSON.stringify(record.pending_requests)}`);
-    // Left unanswered on purpose: wait returns at once while a request is pending.
-    if (record.needs_input) await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`run ${runId} never ended`);
 }
 
 function toolResults(model: ModelServer): Array<{ content: string; is_error: boolean }> {

@@ -256,19 +256,42 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
   });
 }
 
+const running = (record: RecordContent) => record.status === 'running' || record.status === 'queued';
+
+/** Waits (with wait, as a parent would) until the run needs a decision or ends. */
+export async function untilDecisionNeeded(server: Server, runId: string): Promise<RecordContent> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const record = structured(await server.call('wait', { run_id: runId, timeout_s: 30 }, { timeout: 40_000 }));
+    if (record.needs_input || !running(record)) return record;
+  }
+  throw new Error(`run ${runId} never asked`);
+}
+
+/**
+ * Waits until the run ends. wait returns at once while the run needs a decision: a new request is an
+ * error, unless `letItAsk` (left unanswered on purpose, for the timeout to decide).
+ */
+export async function untilEnded(server: Server, runId: string, options: { letItAsk?: boolean } = {}): Promise<RecordContent> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const record = structured(await server.call('wait', { run_id: runId, timeout_s: 30 }, { timeout: 40_000 }));
+    if (!running(record)) return record;
+    if (record.needs_input && !options.letItAsk) throw new Error(`run ${runId} asks again: ${JSON.stringify(record.pending_requests)}`);
+    if (record.needs_input) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`run ${runId} never ended`);
+}
+
 /**
  * The ask_parent round trip, as a parent does it: spawn, wait until the run needs a decision, answer
  * its one request with `message`, wait for the end. Returns the request as it was asked and the end.
  */
 export async function askAndAnswer(server: Server, spawnArgs: Record<string, unknown>, message: string): Promise<{ asked: RecordContent; ended: RecordContent }> {
   const started = structured(await server.call('spawn', { ...spawnArgs, agent_mcp: true, wait_s: 0 }));
-  const waitOnce = async () => structured(await server.call('wait', { run_id: started.run_id, timeout_s: 30 }, { timeout: 40_000 }));
-  const deadline = Date.now() + 120_000;
-  let record = started;
-  while (!record.needs_input && (record.status === 'running' || record.status === 'queued') && Date.now() < deadline) record = await waitOnce();
+  const record = await untilDecisionNeeded(server, started.run_id);
   if (!record.needs_input) throw new Error(`run ${started.run_id} never asked: ${record.status} ${JSON.stringify(record.error)}`);
   const asked = record.pending_requests[0];
   await server.call('answer', { run_id: started.run_id, request_id: asked.request_id, decision: 'allow', message });
-  while ((record.status === 'running' || record.status === 'queued') && Date.now() < deadline) record = await waitOnce();
-  return { asked, ended: record };
+  return { asked, ended: await untilEnded(server, started.run_id) };
 }
