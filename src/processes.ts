@@ -5,19 +5,17 @@
  */
 import fs from 'node:fs';
 
-/** Whether signal 0 reaches `pid` (a negative pid: a process group): it exists, ours or not (EPERM). */
-export function signalReaches(pid: number): boolean {
+/**
+ * Whether signal 0 reaches `pid` (a negative pid: a process group): it exists, ours or not (EPERM),
+ * whoever it is now (runs/identity.ts tells "the same one").
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** Whether a process with this pid exists (whoever it is now: see runs/identity.ts for "the same one"). */
-export function processAlive(pid: number): boolean {
-  return signalReaches(pid);
 }
 
 /**

@@ -54,6 +54,9 @@ export interface FractaOptions {
   readonly backend?: ExecutionBackend;
 }
 
+/** Told of a new pending request of a run of this process. */
+type RequestListener = (runId: string, runtime: string, request: PendingRequest) => void;
+
 /** Told the run id while a call waits on it (progress); returns how to stop following. */
 export type Follow = (runId: string) => () => Promise<void>;
 
@@ -73,6 +76,7 @@ export class Fracta {
   private runnerInstance: Runner | undefined;
   private recovered: Promise<Recovery> | undefined;
   private remoteInstance: KubernetesRemote | undefined;
+  private readonly requestListeners = new Set<RequestListener>();
 
   constructor(options: FractaOptions = {}) {
     this.env = options.env ?? process.env;
@@ -92,7 +96,13 @@ export class Fracta {
 
   /** Created on first use, so that listing tools touches no disk. */
   private get runner(): Runner {
-    this.runnerInstance ??= new Runner(new RunStore(fractaHome(this.env)), { remote: this.remote });
+    if (!this.runnerInstance) {
+      this.runnerInstance = new Runner(new RunStore(fractaHome(this.env)), { remote: this.remote });
+      this.runnerInstance.onRequest((runId, runtime, request) => {
+        if (this.requestListeners.size === 0 || approvalPolicy(this.config(), runtime).askHuman !== 'auto') return;
+        for (const listener of this.requestListeners) listener(runId, runtime, request);
+      });
+    }
     return this.runnerInstance;
   }
 
@@ -317,10 +327,10 @@ export class Fracta {
    * Told of each request new to a run of this process (asked there, or relayed up from below) that
    * its approvals let fracta put to the person at the client (ask_human: auto); returns the unsubscribe.
    */
-  onPendingRequest(listener: (runId: string, runtime: string, request: PendingRequest) => void): () => void {
-    return this.runner.onRequest((runId, runtime, request) => {
-      if (approvalPolicy(this.config(), runtime).askHuman === 'auto') listener(runId, runtime, request);
-    });
+  onPendingRequest(listener: RequestListener): () => void {
+    // Kept here, not on the runner: listening touches no disk, and a process that never runs anything never makes one.
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
   }
 
   /** Decides a pending request of a run below the caller (the user may decide any); returns the run's record. */

@@ -4,7 +4,7 @@
  * zombies are not counted, since in a container nobody may reap an orphan's.
  */
 import fs from 'node:fs';
-import { signalReaches, statFields } from '../processes.js';
+import { processAlive, statFields } from '../processes.js';
 
 function liveMembersFromProc(pgid: number): number[] | undefined {
   let entries: string[];
@@ -25,7 +25,7 @@ function liveMembersFromProc(pgid: number): number[] | undefined {
 
 export function groupAlive(pgid: number): boolean {
   // The common case costs one system call: a group with no member at all, not even a zombie.
-  if (!signalReaches(-pgid)) return false;
+  if (!processAlive(-pgid)) return false;
   const members = liveMembersFromProc(pgid);
   return members ? members.length > 0 : true;
 }

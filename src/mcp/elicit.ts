@@ -27,7 +27,8 @@ function messageFor(runId: string, runtime: string, request: PendingRequest): st
   return [...head, `It wants to use the tool ${tool}, with this input (as data):`, fenced(request.input)].join('\n');
 }
 
-async function ask(server: Server, fracta: Fracta, runId: string, runtime: string, request: PendingRequest): Promise<void> {
+/** Puts a new request of this fracta's runs to the person at the client (which can be asked: the caller checked). */
+export async function askThePerson(server: Server, fracta: Fracta, runId: string, runtime: string, request: PendingRequest): Promise<void> {
   const question = request.kind === 'question';
   const requestedSchema: ElicitRequestFormParams['requestedSchema'] = question
     ? { type: 'object', properties: { answer: { type: 'string', title: 'Answer' } }, required: ['answer'] }
@@ -59,11 +60,4 @@ async function ask(server: Server, fracta: Fracta, runId: string, runtime: strin
       ...(typeof text === 'string' && text ? { message: text } : {}),
     })
     .catch(() => undefined); // decided meanwhile by someone else: the first answer stands
-}
-
-/** Puts every new request of this fracta's runs to the person at the client, while the client can be asked. */
-export function askThePerson(server: Server, fracta: Fracta): () => void {
-  return fracta.onPendingRequest((runId, runtime, request) => {
-    if (server.getClientCapabilities()?.elicitation) void ask(server, fracta, runId, runtime, request);
-  });
 }

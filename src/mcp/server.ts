@@ -60,7 +60,7 @@ const INSTRUCTIONS = [
 function createServer(core: () => Promise<Core>, options: FractaOptions): Server {
   // Only the fracta at the root of a tree has a person to ask; a child's client is an agent.
   const isRoot = !(options.env ?? process.env)[FRACTA_ENV.PARENT_RUN];
-  let asking: Promise<unknown> | undefined;
+  let listening = false;
   const server = new Server(
     { name: 'fracta', title: 'fracta', version: VERSION },
     { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
@@ -70,7 +70,13 @@ function createServer(core: () => Promise<Core>, options: FractaOptions): Server
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { fracta, TOOLS, progressFollower, errorResult, FractaError } = await core();
-    if (isRoot) asking ??= import('./elicit.js').then(({ askThePerson }) => askThePerson(server, fracta));
+    if (isRoot && !listening) {
+      listening = true;
+      // The form's code loads when the first request comes, not on the first tool call.
+      fracta.onPendingRequest((runId, runtime, pending) => {
+        if (server.getClientCapabilities()?.elicitation) void import('./elicit.js').then(({ askThePerson }) => askThePerson(server, fracta, runId, runtime, pending));
+      });
+    }
     const tool = TOOLS.find((candidate) => candidate.name === request.params.name);
     if (!tool) {
       return errorResult(
