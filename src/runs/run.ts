@@ -52,6 +52,8 @@ export class Run {
   writeError: FractaError | undefined;
   private readonly listeners = new Set<(event: LoggedEvent) => void>();
   private readonly turnWaiters = new Set<() => void>();
+  /** Woken on every move from one phase to the next. */
+  private readonly phaseWaiters = new Set<() => void>();
   private resolveEnded!: (record: RunRecord) => void;
   /** Settles with the terminal record, whether the run ran or ended while queued. */
   readonly ended = new Promise<RunRecord>((resolve) => {
@@ -76,6 +78,7 @@ export class Run {
   enter(phase: Phase): void {
     if (!NEXT[this.current].includes(phase)) throw new FractaError('internal_error', `run ${this.runId} cannot go from ${this.current} to ${phase}`);
     this.current = phase;
+    for (const wake of [...this.phaseWaiters]) wake();
   }
 
   /** From starting until it is ending, the run holds a global and a runtime slot. */
@@ -103,6 +106,20 @@ export class Run {
     this.enter('between_turns');
     return new Promise((resolve) => {
       this.gate = resolve;
+    });
+  }
+
+  /** Resolves once the run leaves `running` (the watcher waits between turns, or it stops), or after `timeoutMs`. */
+  leftRunning(timeoutMs: number): Promise<void> {
+    if (this.current !== 'running') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.phaseWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.phaseWaiters.add(done);
     });
   }
 

@@ -15,8 +15,7 @@ import type { RunStore } from './store.js';
 import { applyResult } from './terminal.js';
 
 /** A turn's result may come a moment before its process is gone: how long a message waits for that. */
-const HANDOVER_TRIES = 100;
-const HANDOVER_MS = 10;
+const HANDOVER_MS = 1_000;
 
 /**
  * The session of a streamed run. `takesMessages` is false where the run ends with its one turn (a
@@ -50,7 +49,7 @@ export async function nextTurn(run: Run, session: LiveSession, message: string, 
   const { plan } = run;
   if (run.phase !== 'between_turns' && session.awaitingInput && run.job) {
     await run.job.exited;
-    for (let tries = 0; run.phase === 'running' && tries < HANDOVER_TRIES; tries++) await new Promise((resolve) => setTimeout(resolve, HANDOVER_MS));
+    await run.leftRunning(HANDOVER_MS);
   }
   if (run.phase !== 'between_turns') throw sessionBusy();
   const spec = plan.resolved.host.buildStreamCommand({
