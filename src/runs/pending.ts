@@ -192,3 +192,8 @@ export async function untilDecided(read: () => Promise<RunRecord>, requestId: st
 function emit(run: Run, event: AgentEvent): void {
   run.emit(run.session ? run.session.log.append(event) : { ...event, seq: 0, ts: new Date().toISOString() });
 }
+
+/** What a run's record keeps of its requests when it ends: every decision on disk, read once more. */
+export async function endOfRequests(store: RunStore, runId: string): Promise<{ requests: DecidedRequest[] }> {
+  return { requests: (await readRequests(store, runId)).decided };
+}

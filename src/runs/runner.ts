@@ -18,7 +18,7 @@ import { MAX_TIMER_MS, Run } from './run.js';
 import { RunQueue } from './queue.js';
 import { nextTurn, openSession } from './turns.js';
 import { UnwrittenRecords } from './unwritten.js';
-import { PendingWatch, untilDecided } from './pending.js';
+import { endOfRequests, PendingWatch, untilDecided } from './pending.js';
 import { FRACTA_ENV } from '../names.js';
 import { checkRunId } from '../run-id.js';
 import type { PendingRequest, RunRecord } from '../record.js';
@@ -185,8 +185,10 @@ export class Runner {
     // The slot is for the agent's process, which is gone: the next run starts while this one's
     // changes are read, its workspace removed and its record written.
     if (run.beginEnding()) this.queue.release(run);
+    // The last decisions may have landed since the owner last looked (the agent acts on its answer at once).
+    const asked = run.plan.request.agent_mcp ? await endOfRequests(this.store, run.runId) : { requests: record.requests };
     // An ended run asks nothing: what its agent asked and nobody decided goes with it.
-    let final = await settleWorkspace(run.plan, { ...record, needs_input: false, pending_requests: [] }, prepared);
+    let final = await settleWorkspace(run.plan, { ...record, ...asked, needs_input: false, pending_requests: [] }, prepared);
     run.record = final;
     await run.persist();
     // No terminal state is claimed that is not on disk.
