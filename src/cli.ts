@@ -32,6 +32,17 @@ function json(value: unknown): void {
   print(JSON.stringify(value, null, 2));
 }
 
+/** The --budget-* flags as a spawn's budget; a value that is not a number is passed on for the request's check to name. */
+function budgetFlags(values: Record<string, unknown>): Record<string, unknown> | undefined {
+  const flags = { usd: 'budget-usd', tokens: 'budget-tokens', turns: 'budget-turns', wall_s: 'budget-s', runs: 'budget-runs' } as const;
+  const budget: Record<string, unknown> = {};
+  for (const [key, flag] of Object.entries(flags)) {
+    const value = values[flag];
+    if (typeof value === 'string') budget[key] = value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+  }
+  return Object.keys(budget).length > 0 ? budget : undefined;
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -70,6 +81,7 @@ const COMMANDS: Record<string, Command> = {
       '             [--resume-token T | --resume-run RUN_ID] [--allowed-tool TOOL]... [--agent-mcp]\n' +
       '             [--repo PATH [--base-branch B] [--branch NAME] [--workspace worktree|copy|inplace]]\n' +
       '             [--backend local|kubernetes]\n' +
+      '             [--budget-usd N] [--budget-tokens N] [--budget-turns N] [--budget-s SECONDS] [--budget-runs N]\n' +
       '             [--timeout SECONDS] [--cleanup keep|on_success|always] [--json] [--config PATH]\n' +
       '  --task -   reads the task from stdin (for long prompts)',
     options: {
@@ -90,6 +102,11 @@ const COMMANDS: Record<string, Command> = {
       backend: { type: 'string' },
       timeout: { type: 'string' },
       cleanup: { type: 'string' },
+      'budget-usd': { type: 'string' },
+      'budget-tokens': { type: 'string' },
+      'budget-turns': { type: 'string' },
+      'budget-s': { type: 'string' },
+      'budget-runs': { type: 'string' },
       json: { type: 'boolean' },
     },
     positionals: 0,
@@ -126,6 +143,7 @@ const COMMANDS: Record<string, Command> = {
         backend: values.backend,
         timeout_s: timeout,
         cleanup: values.cleanup,
+        budget: budgetFlags(values),
       });
       runId = started.run_id;
       if (interrupted) interrupt();

@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'session_closed',
   'depth_limit',
   'children_limit',
+  // A budget of the run's tree (money, tokens, turns, time, runs) has nothing left for it.
+  'budget_exhausted',
   // What a run's chain claims (FRACTA_PARENT_RUN, FRACTA_DEPTH) that fracta's own records do not back.
   'chain_invalid',
   // State under FRACTA_HOME that fracta cannot trust or use (a poisoned lock, an unreadable record).

@@ -35,7 +35,8 @@ export type AgentEvent =
   | { readonly type: 'text'; readonly text: string }
   | { readonly type: 'tool_call'; readonly id: string; readonly name: string; readonly input: unknown }
   | { readonly type: 'tool_result'; readonly id: string; readonly output: string; readonly is_error: boolean }
-  | { readonly type: 'usage'; readonly usage: Usage }
+  /** What one turn used (never a running total): its tokens, its cost when the CLI reports one, its agent turns. */
+  | { readonly type: 'usage'; readonly usage: Usage; readonly cost_usd?: number; readonly turns?: number }
   /** The end of a turn: what a batch run would have returned. */
   | { readonly type: 'result'; readonly result: Result }
   | { readonly type: 'error'; readonly message: string }
@@ -44,7 +45,15 @@ export type AgentEvent =
   /** The run (or one below it) asks for a decision: a permission or a question. */
   | { readonly type: 'request'; readonly request_id: string; readonly kind: string; readonly what: string; readonly chain: readonly string[] }
   /** A request of the run was decided, and by whom. */
-  | { readonly type: 'decision'; readonly request_id: string; readonly decision: string; readonly decided_by: string };
+  | { readonly type: 'decision'; readonly request_id: string; readonly decision: string; readonly decided_by: string }
+  /** A budget the run is under passed 80% (warning), or was spent and stops the runs under it (exhausted). */
+  | { readonly type: 'budget'; readonly level: 'warning' | 'exhausted'; readonly message: string };
+
+/** The usage event of a turn that a host's Result sums up (a process per turn): its tokens, cost and agent turns (one at least: it called the model). */
+export function usageOfTurn(result: Result): AgentEvent[] {
+  if (!result.usage) return [];
+  return [{ type: 'usage', usage: result.usage, ...(result.costUsd === undefined ? {} : { cost_usd: result.costUsd }), turns: Math.max(1, result.turns ?? 1) }];
+}
 
 /** One line of events.jsonl. */
 export type LoggedEvent = AgentEvent & { readonly seq: number; readonly ts: string };
@@ -82,5 +91,7 @@ export function describeEvent(event: AgentEvent): string {
       return `needs a decision (${event.request_id}, chain ${event.chain.join(' → ')}): ${clip(event.what, 100)}`;
     case 'decision':
       return `request ${event.request_id}: ${event.decision} (${event.decided_by})`;
+    case 'budget':
+      return `budget ${event.level === 'warning' ? 'warning' : 'exhausted'}: ${event.message}`;
   }
 }

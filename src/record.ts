@@ -24,6 +24,25 @@ export const usageSchema = z.object({
   cache_creation_input_tokens: z.number().optional(),
 });
 
+export const spentSchema = z.object({
+  usd: z.number().nullable().describe('US dollars, as the CLI reports them or as the price table gives them; null when neither knows'),
+  tokens: z.number().describe('input + output + cache tokens'),
+  turns: z.number().describe("the agent's turns (model round trips, as its CLI counts them)"),
+});
+
+const limit = (what: string) => z.number().nullable().describe(what);
+export const budgetViewSchema = z.object({
+  usd: limit('US dollars, or null for no money limit'),
+  tokens: limit('tokens, or null'),
+  turns: limit('agent turns, or null'),
+  runs: limit('runs started in all (this one included), or null'),
+  deadline: z.string().nullable().describe('when the run and every run under it are stopped (wall_s), or null'),
+  left: z.object({ usd: z.number().nullable(), tokens: z.number().nullable(), turns: z.number().nullable(), runs: z.number().nullable() }).describe('what is left: limits less what is spent and what runs still going hold'),
+  exhausted: z.string().nullable().describe('why the budget is spent, once it is'),
+});
+
+export const treeSpentSchema = z.object({ usd: z.number().nullable(), tokens: z.number(), turns: z.number(), runs: z.number() });
+
 /** What a run asks whoever is above it, while nobody has decided it. Text from the child is data: masked, bounded. */
 export const pendingRequestSchema = z.object({
   request_id: z.string(),
@@ -124,6 +143,9 @@ export const runRecordSchema = z.object({
   needs_input: z.boolean().default(false).describe('the run waits for a decision: see pending_requests, and decide each with answer'),
   pending_requests: z.array(pendingRequestSchema).default([]).describe("the run's permission requests and questions nobody has decided yet"),
   requests: z.array(decidedRequestSchema).default([]).describe('the requests decided so far, with who decided them'),
+  spent: spentSchema.default({ usd: null, tokens: 0, turns: 0 }).describe('what this run spent (usd null: no cost known for its model)'),
+  budget: budgetViewSchema.nullable().default(null).describe("this run's own budget (root: the tree's), with what is left of it"),
+  tree_spent: treeSpentSchema.nullable().default(null).describe('for a run with its own budget: what it and every run under it spent, and how many runs they are'),
 });
 
 export type RunRecord = z.infer<typeof runRecordSchema>;

@@ -3,7 +3,7 @@
  * Parsing failures become one clear sentence per field, with a stable code.
  */
 import { z } from 'zod';
-import { oneOf, strictObject } from './config/schema.js';
+import { budgetSchema, oneOf, strictObject } from './config/schema.js';
 import { ANSWER_SCOPES, BACKENDS, CLEANUP_POLICIES, DECISIONS, MODEL_TIERS, WORKSPACE_MODES } from './vocabulary.js';
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
@@ -73,6 +73,11 @@ export const spawnRequestSchema = strictObject({
   backend: oneOf(BACKENDS, 'backend')
     .optional()
     .describe("Where the run goes: local (this machine) or kubernetes (a Job, per the runtime's kubernetes: block); default: the runtime's backend, else local."),
+  budget: budgetSchema
+    .optional()
+    .describe(
+      "What this run and every run it spawns may spend: usd, tokens, turns, wall_s, runs (this one included). Over fracta.yaml's agents.budget key by key; a spawn made by an agent gets at most what is left of its parent's. Past it, the runs are stopped with budget_exhausted.",
+    ),
 }, 'field');
 export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
 

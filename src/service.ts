@@ -43,6 +43,7 @@ import { approvalPolicy } from './config/approvals.js';
 import { askAbove, decideRequest, type Decided } from './runs/ask.js';
 import { knownSecrets } from './config/env.js';
 import type { RuntimeInfo } from './runtime-info.js';
+import { moneySource } from './budget/pricing.js';
 
 export type { LogChunk } from './runs/logs.js';
 
@@ -240,7 +241,7 @@ export class Fracta {
     await this.ready();
     const request = parseRequest(runsRequestSchema, raw, 'runs');
     const runs = await this.store.list({ status: request.status, limit: request.limit ?? 20 });
-    return runs.map((run) => ({ ...run, children: this.store.children(run.run_id) }));
+    return runs.map((run) => ({ ...this.runner.withBudget(run), children: this.store.children(run.run_id) }));
   }
 
   runtimes(): RuntimeInfo[] {
@@ -261,6 +262,7 @@ export class Fracta {
           model_tiers: { ...runtime.modelTiers },
           command,
           command_path: findCommand(command, env.PATH, config.baseDir),
+          money: moneySource(runtime.model, host.reportsCost, config.pricing),
           env_keys: Object.keys(runtime.env),
           backend: runtime.backend ?? 'local',
           kubernetes: runtime.kubernetes

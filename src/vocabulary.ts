@@ -50,3 +50,7 @@ export type AnswerScope = (typeof ANSWER_SCOPES)[number];
 /** Whether a request is put to the person at the root client (MCP elicitation) when the client can be asked. */
 export const ASK_HUMAN = ['auto', 'never'] as const;
 export type AskHuman = (typeof ASK_HUMAN)[number];
+
+/** How a run's cost is known: fracta.yaml's price for its model, its CLI's own report, fracta's built-in price, or not at all. */
+export const MONEY_SOURCES = ['pricing', 'reported', 'built-in', 'unknown'] as const;
+export type MoneySource = (typeof MONEY_SOURCES)[number];

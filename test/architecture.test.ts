@@ -12,10 +12,11 @@ const SRC = path.join(ROOT, 'src');
 
 /** Floors, highest first; a file may import only from its own floor or a lower one. */
 const FLOORS: ReadonlyArray<readonly [floor: number, name: string, prefixes: readonly string[]]> = [
-  [8, 'front ends', ['cli.ts', 'cli/', 'mcp/']],
-  [7, 'service', ['service.ts']],
-  [6, 'runs', ['runs/']],
-  [5, 'plan', ['spawn/']],
+  [9, 'front ends', ['cli.ts', 'cli/', 'mcp/']],
+  [8, 'service', ['service.ts']],
+  [7, 'runs', ['runs/']],
+  [6, 'plan', ['spawn/']],
+  [5, 'budgets', ['budget/']],
   [4, 'requests', ['requests.ts']],
   [3, 'backends', ['executor/']],
   [2, 'hosts', ['host/']],

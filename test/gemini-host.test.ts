@@ -378,7 +378,7 @@ describe('gemini stream-json (captured)', () => {
     expect(parser.line('{"type":"error","severity":"warning","message":"Loop detected, stopping execution"}')).toEqual([]);
     expect(parser.line('{"type":"error","severity":"error","message":"Maximum session turns exceeded"}')).toEqual([{ type: 'error', message: 'Maximum session turns exceeded' }]);
     const events = parser.line('{"type":"result","status":"success","stats":{"input_tokens":10,"output_tokens":2,"cached":4,"input":6}}');
-    expect(events[0]).toEqual({ type: 'usage', usage: { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4 } });
+    expect(events[0]).toEqual({ type: 'usage', usage: { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4 }, turns: 1 });
     expect((events[1] as { result: Result }).result.warnings).toEqual(['gemini: Loop detected, stopping execution', 'gemini: Maximum session turns exceeded']);
   });
 });

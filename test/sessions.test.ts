@@ -37,6 +37,7 @@ function turnHost(live: boolean): Host {
   return {
     adapter: live ? 'test-live' : 'test-turns',
     resumeInSameWorkdir: true,
+    reportsCost: false,
     capabilities: () => ({ stream: true, resumeToken: true, agentMcp: false, toolPermissions: false }),
     command: () => TURN_AGENT,
     workspaceFiles: async () => [],

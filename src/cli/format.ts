@@ -8,7 +8,7 @@ export function table(rows: string[][]): string {
 }
 
 export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string {
-  const rows = [['RUNTIME', 'HOST', 'TIER', 'CAPABILITIES', 'MODEL', 'TIERS', 'COMMAND']];
+  const rows = [['RUNTIME', 'HOST', 'TIER', 'CAPABILITIES', 'MODEL', 'TIERS', 'COST', 'COMMAND']];
   for (const r of runtimes) {
     const caps = Object.entries(r.capabilities)
       .filter(([, on]) => on)
@@ -24,6 +24,7 @@ export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string 
       caps || '-',
       r.model ?? '-',
       tiers || '-',
+      r.money,
       // On a cluster the command is the image's: this machine's PATH says nothing about it.
       r.backend === 'kubernetes' ? `${r.command} (in ${r.kubernetes?.image ?? 'the image'})` : (r.command_path ?? `${r.command} (NOT FOUND on PATH)`),
     ]);
@@ -36,23 +37,47 @@ export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string 
           r.kubernetes!.env.map((e) => (e.secret_ref ? `${e.name}<-secret ${e.secret_ref.name}/${e.secret_ref.key}` : e.name)).join(' ') || '-'
         }`,
     );
-  return [table(rows), '', `* default runtime. Config: ${source}`, ...(k8s.length ? ['Kubernetes settings (for backend: kubernetes, per runtime or per spawn):', ...k8s] : [])].join('\n');
+  return [table(rows), '', `* default runtime. Config: ${source}`, 'COST: how a run\'s cost is known (pricing: fracta.yaml, reported: by the CLI, built-in: fracta\'s table, unknown: budget.usd cannot be held)', ...(k8s.length ? ['Kubernetes settings (for backend: kubernetes, per runtime or per spawn):', ...k8s] : [])].join('\n');
 }
 
 export function formatRuns(runs: RunRecord[]): string {
   if (runs.length === 0) return 'no runs';
-  const rows = [['RUN', 'STATUS', 'RUNTIME', 'STARTED', 'BRANCH', 'TASK']];
+  const rows = [['RUN', 'STATUS', 'RUNTIME', 'STARTED', 'COST', 'BRANCH', 'TASK']];
   for (const run of runs) {
     rows.push([
       run.run_id,
       run.status,
       run.runtime,
       run.created_at.replace('T', ' ').slice(0, 19),
+      formatUsd(run.spent.usd),
       run.git?.branch ?? '-',
       run.task_preview.replace(/\s+/g, ' ').slice(0, 50),
     ]);
   }
   return table(rows);
+}
+
+/** Dollars as a person reads them: cents, or a fraction of a cent to four places; '-' when unknown. */
+export function formatUsd(usd: number | null): string {
+  if (usd === null) return '-';
+  return `$${usd.toFixed(usd !== 0 && usd < 0.1 ? 4 : 2)}`;
+}
+
+function formatBudget(record: RunRecord): string[] {
+  const lines = [`spent:     ${formatUsd(record.spent.usd)}, ${record.spent.tokens} tokens, ${record.spent.turns} turns`];
+  const { budget, tree_spent: tree } = record;
+  if (!budget) return lines;
+  const limits = [
+    budget.usd !== null ? `${formatUsd(budget.usd)} (${formatUsd(budget.left.usd)} left)` : '',
+    budget.tokens !== null ? `${budget.tokens} tokens (${budget.left.tokens} left)` : '',
+    budget.turns !== null ? `${budget.turns} turns (${budget.left.turns} left)` : '',
+    budget.runs !== null ? `${budget.runs} runs (${budget.left.runs} left)` : '',
+    budget.deadline !== null ? `until ${budget.deadline}` : '',
+  ].filter(Boolean);
+  lines.push(`budget:    ${limits.join(', ')}`);
+  if (tree) lines.push(`tree:      ${formatUsd(tree.usd)}, ${tree.tokens} tokens, ${tree.turns} turns in ${tree.runs} run(s)`);
+  if (budget.exhausted) lines.push(`exhausted: ${budget.exhausted}`);
+  return lines;
 }
 
 export function formatRecord(record: RunRecord): string {
@@ -69,6 +94,7 @@ export function formatRecord(record: RunRecord): string {
   ];
   if (record.kubernetes) lines.push(`job:       ${record.kubernetes.namespace}/${record.kubernetes.job}${record.kubernetes.context ? ` (context ${record.kubernetes.context})` : ''}`);
   if (record.resume_token) lines.push(`resume:    ${record.resume_token}`);
+  lines.push(...formatBudget(record));
   if (record.git) {
     const { branch, base_branch, commits, uncommitted, diff } = record.git;
     lines.push(`branch:    ${branch ?? '-'} (from ${base_branch ?? record.git.base_commit?.slice(0, 12) ?? '-'})`);

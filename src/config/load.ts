@@ -168,6 +168,9 @@ export function parseConfig(raw: unknown, file: string | null, adapters: Adapter
     cleanup: agents.workspace.cleanup,
     allowedRepoRoots: agents.workspace.allowed_repo_roots?.map((root) => path.resolve(file === null ? process.cwd() : path.dirname(file), root)),
     approvals: agents.approvals,
+    budget: (({ reserve: _reserve, ...limits }) => limits)(agents.budget),
+    reserve: agents.budget.reserve ?? {},
+    pricing: parsed.data!.pricing,
     runtimes,
   };
 }
@@ -212,6 +215,7 @@ function resolveRuntime(
     backend,
     kubernetes,
     approvals,
+    budget,
     ...options
   } = parsed.data as Record<
     string,
@@ -241,6 +245,7 @@ function resolveRuntime(
     backend,
     kubernetes,
     approvals,
+    budget,
     options,
   };
 }

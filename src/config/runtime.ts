@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ApprovalsConfig, KubernetesConfig } from './schema.js';
+import type { ApprovalsConfig, BudgetConfig, KubernetesConfig, PriceConfig } from './schema.js';
 import type { BackendName, CleanupPolicy, ModelTier } from '../vocabulary.js';
 
 /** A runtime after validation: what hosts and the pipeline use. Hosts never read raw YAML. */
@@ -24,6 +24,8 @@ export interface RuntimeConfig<Options = unknown> {
   readonly kubernetes: KubernetesConfig | undefined;
   /** This runtime's approvals, over agents.approvals key by key. */
   readonly approvals?: ApprovalsConfig | undefined;
+  /** This runtime's default budget per spawn, over agents.budget key by key. */
+  readonly budget?: BudgetConfig | undefined;
   /** The adapter's own settings, validated by its schema. */
   readonly options: Options;
 }
@@ -52,6 +54,12 @@ export interface FractaConfig {
   readonly allowedRepoRoots: readonly string[] | undefined;
   /** agents.approvals: what happens to runs' permission requests and questions. */
   readonly approvals: ApprovalsConfig;
+  /** agents.budget: the default budget of every spawn. */
+  readonly budget: BudgetConfig;
+  /** agents.budget.reserve: what each run holds of the budgets above it until its spend is known. */
+  readonly reserve: { readonly usd?: number; readonly tokens?: number; readonly turns?: number };
+  /** pricing: per model, over the built-in table. */
+  readonly pricing: Readonly<Record<string, PriceConfig>>;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
 }
 

@@ -90,6 +90,40 @@ export const approvalsSchema = strictObject({
 });
 export type ApprovalsConfig = z.infer<typeof approvalsSchema>;
 
+const amount = (what: string) => z.number({ error: `must be a number (${what})` }).positive(`must be more than 0 (${what})`).refine(Number.isFinite, 'must be a finite number');
+const count = (what: string) => z.number({ error: `must be a whole number (${what})` }).int(`must be a whole number (${what})`).min(1, `must be at least 1 (${what})`);
+
+/**
+ * What a run and everything it spawns may spend (agents.budget, per runtime, and per spawn, which
+ * win key by key): dollars, tokens (input + output + cache, as the provider counts them), agent
+ * turns, seconds of wall time from the run's start, and runs started in all (the run itself included).
+ */
+export const budgetShape = {
+  usd: amount('US dollars').optional(),
+  tokens: count('tokens').optional(),
+  turns: count('agent turns').optional(),
+  wall_s: amount('seconds').optional(),
+  runs: count('runs, this one included').optional(),
+};
+export const budgetSchema = strictObject(budgetShape);
+export type BudgetConfig = z.infer<typeof budgetSchema>;
+
+/** What a run holds of every budget above it from its start until its real spend is known. */
+export const reserveSchema = strictObject({
+  usd: z.number({ error: 'must be a number (US dollars)' }).nonnegative('must be 0 or more').optional(),
+  tokens: z.number({ error: 'must be a whole number' }).int('must be a whole number').nonnegative('must be 0 or more').optional(),
+  turns: z.number({ error: 'must be a whole number' }).int('must be a whole number').nonnegative('must be 0 or more').optional(),
+});
+
+/** A model's price in US dollars per million tokens; cache reads and writes default to the input price. */
+export const priceSchema = strictObject({
+  input: z.number({ error: 'must be US dollars per million input tokens' }).nonnegative('must be 0 or more'),
+  output: z.number({ error: 'must be US dollars per million output tokens' }).nonnegative('must be 0 or more'),
+  cache_read: z.number().nonnegative('must be 0 or more').optional(),
+  cache_write: z.number().nonnegative('must be 0 or more').optional(),
+});
+export type PriceConfig = z.infer<typeof priceSchema>;
+
 /** Keys every runtime has, whatever its adapter. */
 export const runtimeCommonShape = {
   adapter: z.string({ error: 'is required: the host adapter this runtime uses' }),
@@ -108,6 +142,7 @@ export const runtimeCommonShape = {
   backend: oneOf(BACKENDS, 'backend').optional(),
   kubernetes: kubernetesSchema.optional(),
   approvals: approvalsSchema.optional(),
+  budget: budgetSchema.optional(),
 };
 
 export const configSchema = strictObject({
@@ -130,6 +165,7 @@ export const configSchema = strictObject({
       cleanup: 'keep',
     }),
     approvals: approvalsSchema.default({}),
+    budget: strictObject({ ...budgetShape, reserve: reserveSchema.optional() }).default({}),
     // Each runtime is checked against its adapter's schema afterwards.
     agent_runtimes: z.record(z.string(), z.record(z.string(), z.unknown()), {
       error: 'must be a map of runtime names to runtime settings',
@@ -145,7 +181,10 @@ export const configSchema = strictObject({
     secret_env: [],
     workspace: { cleanup: 'keep' },
     approvals: {},
+    budget: {},
     agent_runtimes: {},
   }),
+  /** Prices per model name (as the runtime's model: or the request names it), over fracta's built-in table. */
+  pricing: z.record(z.string().min(1), priceSchema, { error: 'must be a map of model names to prices' }).default({}),
 });
 export type RawConfig = z.infer<typeof configSchema>;

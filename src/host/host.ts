@@ -133,6 +133,8 @@ export interface Host {
   capabilities(): Capabilities;
   /** Whether a session can be resumed only from the folder it started in (claude, gemini, opencode). */
   readonly resumeInSameWorkdir: boolean;
+  /** Whether the CLI reports what a run cost in dollars (else fracta prices its usage, where it knows the model's price). */
+  readonly reportsCost: boolean;
   /** The executable this host runs, for preflight and `fracta runtimes`. */
   command(): string;
   /** The files the host needs in the run's workspace (settings, MCP config), declared: the backend puts them there. */

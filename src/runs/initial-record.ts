@@ -94,5 +94,8 @@ export function initialRecord(plan: SpawnPlan, store: RunStore, maskedTask: stri
     needs_input: false,
     pending_requests: [],
     requests: [],
+    spent: { usd: null, tokens: 0, turns: 0 },
+    budget: null,
+    tree_spent: null,
   };
 }

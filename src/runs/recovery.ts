@@ -12,6 +12,7 @@ import { isFractaError } from '../errors.js';
 import { isRunProcess, runProcessGroups } from './run-process.js';
 import { isTerminal, type RunRecord } from '../record.js';
 import type { RunStore } from './store.js';
+import { BudgetLedger } from '../budget/ledger.js';
 
 export interface RecoveryReport {
   /** Runs marked interrupted. */
@@ -55,6 +56,7 @@ function orphaned(record: RunRecord): boolean {
  */
 export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemote?: (record: RunRecord) => void): Promise<RecoveryReport> {
   const report: RecoveryReport = { interrupted: [], killed: [], unreadable: [] };
+  const ledger = new BudgetLedger(store.home);
   for (const id of store.activeIds()) {
     let record: RunRecord | undefined;
     try {
@@ -77,6 +79,9 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
     // A run on a cluster: its Job goes the same way (the policy is kill, not re-attach).
     const onCluster = record.kubernetes !== null && stopRemote !== undefined;
     if (onCluster) stopRemote!(record);
+    // Its spend settles before its record says it ended: a crash between the two settles it again, and a settled run counts once.
+    const root = record.root_run || record.run_id;
+    if (ledger.has(root)) await ledger.settleOrphan(root, id).catch(() => undefined);
     await store.write(recovered(record, { killed: alive, onCluster, stdout: capturedFile(store.stdoutPath(id)) }));
     store.markEnded(id);
     report.interrupted.push(id);

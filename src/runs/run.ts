@@ -48,6 +48,8 @@ export class Run {
   private silence: NodeJS.Timeout | undefined;
   /** Record writes, one after another, so an older state never lands after a newer one. */
   private writing: Promise<void> = Promise.resolve();
+  /** Set when a budget it is under stops it: which, and where to raise it. */
+  budgetMessage: string | undefined;
   /** Why the last record write failed (a full disk), until one succeeds. */
   writeError: FractaError | undefined;
   private readonly listeners = new Set<(event: LoggedEvent) => void>();

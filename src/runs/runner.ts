@@ -25,6 +25,7 @@ import type { PendingRequest, RunRecord } from '../record.js';
 import { initialRecord } from './initial-record.js';
 import { settleWorkspace } from './settle-workspace.js';
 import { writeFailure, type RunStore } from './store.js';
+import { TreeBudgets } from './budgets.js';
 
 export interface RunnerOptions {
   /** Grace for runs of other processes, which this one has no plan for. */
@@ -41,6 +42,7 @@ export class Runner {
   private readonly queue: RunQueue;
   private readonly inboxes: Inboxes;
   private readonly pending: PendingWatch;
+  private readonly budgets: TreeBudgets;
   private readonly killGraceMs: number;
 
   constructor(
@@ -56,6 +58,7 @@ export class Runner {
       (run) => void this.stop(run, 'close'),
       (run, message) => this.send(run.runId, message),
     );
+    this.budgets = new TreeBudgets(store.home, { active: () => [...this.active.values()], stop: (run, message) => void this.stopForBudget(run, message) });
     this.pending = new PendingWatch(store, () => [...this.active.values()].filter((run) => run.plan.request.agent_mcp === true && run.job !== undefined && run.phase !== 'ending' && run.phase !== 'ended'));
   }
 
@@ -80,20 +83,23 @@ export class Runner {
 
   private async startRun(plan: SpawnPlan): Promise<RunRecord> {
     const { runId, request } = plan;
-    if (plan.lineage.parentRun) this.store.claimChild(plan.lineage.parentRun, runId, plan.maxChildren);
+    // Its share of the tree's budgets first: a spawn refused for its budget leaves nothing behind.
+    const reservation = await this.budgets.reserve(plan);
     const task = maskSecrets(request.task, plan.childEnv.secrets);
-    const record = initialRecord(plan, this.store, task);
+    const run = new Run(initialRecord(plan, this.store, task), plan, this.store);
     try {
+      if (plan.lineage.parentRun) this.store.claimChild(plan.lineage.parentRun, runId, plan.maxChildren);
+      run.record = this.budgets.track(run, reservation);
       this.store.create(runId);
       // Marked active first: a crash right after the record is written still leaves it to recovery.
       this.store.markActive(runId);
-      await Promise.all([this.store.writeTask(runId, task), this.store.write(record)]);
+      await Promise.all([this.store.writeTask(runId, task), this.store.write(run.record)]);
     } catch (error) {
       // A run that could not be recorded (a full disk) leaves nothing that looks like one.
       this.store.discard(runId);
+      await this.budgets.release(runId, reservation);
       throw isFractaError(error) ? error : writeFailure(error as NodeJS.ErrnoException, this.store.runDir(runId));
     }
-    const run = new Run(record, plan, this.store);
     this.active.set(runId, run);
     await this.queue.add(run);
     return run.record;
@@ -176,7 +182,8 @@ export class Runner {
     await session?.log.close();
     const reason = run.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : exit.deadlineExceeded ? 'timeout' : undefined);
     const idleTimeoutS = plan.idleTimeoutMs === undefined ? undefined : plan.idleTimeoutMs / 1000;
-    const final = concluded(run.record, plan.resolved.host, { exit, reason, idleTimeoutS, ...(session ? { stream: { lastResult: session.lastResult } } : {}) }, plan.childEnv.secrets);
+    const ending = { exit, reason, idleTimeoutS, budgetMessage: run.budgetMessage, ...(session ? { stream: { lastResult: session.lastResult } } : {}) };
+    const final = concluded(run.record, plan.resolved.host, ending, plan.childEnv.secrets);
     return this.finish(run, final, true);
   }
 
@@ -189,6 +196,8 @@ export class Runner {
     const asked = run.plan.request.agent_mcp ? await endOfRequests(this.store, run.runId) : { requests: record.requests };
     // An ended run asks nothing: what its agent asked and nobody decided goes with it.
     let final = await settleWorkspace(run.plan, { ...record, ...asked, needs_input: false, pending_requests: [] }, prepared);
+    // What it spent, settled once; a budget that spends stops the runs under it.
+    final = await this.budgets.settle(run, final);
     run.record = final;
     await run.persist();
     // No terminal state is claimed that is not on disk.
@@ -209,6 +218,16 @@ export class Runner {
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), run.plan.killGraceMs).unref()),
       ]).then((exited) => (exited ? undefined : job.terminate()));
     });
+  }
+
+  /** A budget the run is under is spent or out of time: a queued run ends where it is, a running one is stopped. */
+  private async stopForBudget(run: Run, message: string): Promise<void> {
+    if (run.phase === 'queued') {
+      if (this.queue.remove(run)) await this.endQueued(run, new FractaError('budget_exhausted', message));
+      return;
+    }
+    run.budgetMessage ??= message;
+    await this.stop(run, 'budget');
   }
 
   /** Told of each request new to a run of this process (asked there, or relayed up to it); returns the unsubscribe. */
@@ -260,7 +279,12 @@ export class Runner {
   async status(runId: string): Promise<RunRecord> {
     checkRunId(runId);
     const record = this.active.get(runId)?.record ?? this.unwritten.get(runId) ?? (await this.store.read(runId));
-    return { ...record, children: this.store.children(runId) };
+    return { ...this.budgets.withView(record), children: this.store.children(runId) };
+  }
+
+  /** A record read from disk, with its budget and its tree's spend as the ledger has them now. */
+  withBudget(record: RunRecord): RunRecord {
+    return this.budgets.withView(record);
   }
 
   /**
@@ -290,7 +314,11 @@ export class Runner {
     await Promise.allSettled([...this.starting]);
     await Promise.all(this.queue.drain().map((run) => this.endQueued(run, 'shutdown')));
     const runs = [...this.active.values()];
-    await Promise.all(runs.map((run) => this.stop(run, 'shutdown')));
+    // A run whose budget is spent is stopped for that, not for the shutdown its parent's end set off.
+    await Promise.all(runs.map((run) => {
+      const spent = this.budgets.stopMessage(run);
+      return spent ? this.stopForBudget(run, spent) : this.stop(run, 'shutdown');
+    }));
     await Promise.all(runs.map((run) => run.ended));
   }
 }

@@ -22,11 +22,7 @@ import { isRunId } from '../run-id.js';
 import { isProcessIdentity, processIdentity, provenAlive, type ProcessIdentity } from './identity.js';
 import { isRunProcess } from './run-process.js';
 import { readStateFileSync } from '../read-bounded.js';
-
-/** A mutex older than this was left by a process that died inside it (its work takes milliseconds). */
-const STALE_MUTEX_MS = 5_000;
-/** A mutex that cannot be taken or cleared for this long is reported, not waited for. */
-const MUTEX_GIVE_UP_MS = 10_000;
+import { DirMutex } from '../dir-mutex.js';
 
 interface Lease {
   readonly run_id: string;
@@ -54,20 +50,18 @@ export interface SlotRequest {
 }
 
 export class SlotPool {
-  private readonly mutex: string;
+  private readonly mutex: DirMutex;
   /** Folders known to exist, so a spawn does not ask the file system again each time. */
   private readonly made = new Set<string>();
   /** Slots this process holds (not loans), by run: when they alone fill a limit, the disk need not be asked. */
   private readonly own = new Map<string, string>();
-  /** Since when the mutex could not be taken. */
-  private busySince: number | undefined;
 
   constructor(
     private readonly dir: string,
     /** The pid (process group) of a run's child, from its record; null when it has none. */
     private readonly childOf: (runId: string) => number | null,
   ) {
-    this.mutex = path.join(dir, '.mutex');
+    this.mutex = new DirMutex(path.join(dir, '.mutex'), 'the slot mutex');
   }
 
   private ensureFolder(folder: string): void {
@@ -80,60 +74,10 @@ export class SlotPool {
     this.made.add(folder);
   }
 
-  /**
-   * Runs `fn` under the mutex, or returns undefined at once when it is held: the caller tries again
-   * later, so nothing ever waits on the main thread. One that stays held (or unclearable) for
-   * MUTEX_GIVE_UP_MS is a state_corrupt error naming it.
-   */
+  /** Runs `fn` under the mutex, or returns undefined at once when it is held (try again later): nothing waits on the main thread. */
   private tryMutex<T>(fn: () => T): { value: T } | undefined {
     this.ensureFolder(this.dir);
-    if (!this.takeMutex()) {
-      const now = Date.now();
-      this.busySince ??= now;
-      if (now - this.busySince > MUTEX_GIVE_UP_MS) {
-        throw new FractaError(
-          'state_corrupt',
-          `the slot mutex ${this.mutex} has been held for over ${MUTEX_GIVE_UP_MS / 1000} s and fracta could not clear it: remove it by hand (no fracta holds it longer than a few milliseconds)`,
-        );
-      }
-      return undefined;
-    }
-    this.busySince = undefined;
-    try {
-      return { value: fn() };
-    } finally {
-      fs.rmSync(this.mutex, { recursive: true, force: true });
-    }
-  }
-
-  private takeMutex(): boolean {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        fs.mkdirSync(this.mutex);
-        return true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
-      }
-      if (attempt > 0 || !this.mutexStale()) return false;
-      try {
-        // Whatever it is (a file, a folder with files, a link): rm never follows a link.
-        fs.rmSync(this.mutex, { recursive: true, force: true });
-      } catch {
-        return false;
-      }
-    }
-    return false;
-  }
-
-  /** Not fracta's mutex (not a folder), or older than any holder lives, or dated in the future. */
-  private mutexStale(): boolean {
-    try {
-      const stat = fs.lstatSync(this.mutex);
-      const age = Date.now() - stat.mtimeMs;
-      return !stat.isDirectory() || age > STALE_MUTEX_MS || age < -STALE_MUTEX_MS;
-    } catch {
-      return true;
-    }
+    return this.mutex.tryRun(fn);
   }
 
   /** The live leases of a folder (file name without .json → lease); dead holders' files are removed. */

@@ -18,8 +18,8 @@ import type { RunRecord } from '../record.js';
 export const MAX_OUTPUT_CHARS = 20_000;
 const STDERR_TAIL_CHARS = 2_000;
 
-/** Why fracta stopped a run itself. close and idle end a live session normally: its last turn counts. */
-export type StopReason = 'cancel' | 'timeout' | 'silent' | 'shutdown' | 'close' | 'idle';
+/** Why fracta stopped a run itself. close and idle end a live session normally: its last turn counts. budget: a budget it is under is spent or out of time. */
+export type StopReason = 'cancel' | 'timeout' | 'silent' | 'shutdown' | 'close' | 'idle' | 'budget';
 
 /** The end of the output (where agents put their conclusion), with a note saying where the rest is. */
 export function boundOutput(output: string, partial: boolean, fullBytes: number, logUri: string): { output: string; truncated: boolean } {
@@ -59,8 +59,14 @@ interface Outcome {
   result?: Result;
 }
 
-function stoppedOutcome(reason: 'cancel' | 'timeout' | 'silent' | 'shutdown', record: RunRecord, idleTimeoutS: number | undefined): Outcome {
+function stoppedOutcome(reason: 'cancel' | 'timeout' | 'silent' | 'shutdown' | 'budget', record: RunRecord, ending: Ending): Outcome {
   switch (reason) {
+    case 'budget':
+      return {
+        status: 'failed',
+        error: { code: 'budget_exhausted', message: `${ending.budgetMessage ?? 'a budget it is under is spent'}; its process group was killed, and what it wrote so far is kept` },
+        ...(ending.stream?.lastResult ? { result: ending.stream.lastResult } : {}),
+      };
     case 'cancel':
       return { status: 'cancelled', error: { code: 'cancelled', message: 'cancelled on request; its process group was killed' } };
     case 'timeout':
@@ -76,7 +82,7 @@ function stoppedOutcome(reason: 'cancel' | 'timeout' | 'silent' | 'shutdown', re
         status: 'timed_out',
         error: {
           code: 'timed_out',
-          message: `the agent wrote nothing for ${idleTimeoutS} s (idle_timeout_s), so its process group was killed; raise idle_timeout_s for agents that stay quiet longer`,
+          message: `the agent wrote nothing for ${ending.idleTimeoutS} s (idle_timeout_s), so its process group was killed; raise idle_timeout_s for agents that stay quiet longer`,
         },
       };
     case 'shutdown':
@@ -147,15 +153,17 @@ export interface Ending {
   /** For a streamed run: the last turn's result (undefined when none came). Absent for batch runs. */
   readonly stream?: { readonly lastResult: Result | undefined };
   readonly idleTimeoutS?: number | undefined;
+  /** For a run stopped for its budget: which budget, and where to raise it. */
+  readonly budgetMessage?: string | undefined;
 }
 
 /** A run whose process ran and exited (or was stopped by fracta). */
 export function concluded(record: RunRecord, host: Host, ending: Ending, secrets: readonly string[]): RunRecord {
   const { exit, reason, stream } = ending;
   let outcome: Outcome;
-  const stopped = reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown';
+  const stopped = reason === 'cancel' || reason === 'timeout' || reason === 'silent' || reason === 'shutdown' || reason === 'budget';
   if (stopped) {
-    outcome = stoppedOutcome(reason, record, ending.idleTimeoutS);
+    outcome = stoppedOutcome(reason, record, ending);
   }
   else if (exit.startError) {
     // The backend could not get the agent going (a cluster's missing Secret or image): its own words.

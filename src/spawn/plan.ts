@@ -22,6 +22,7 @@ import type { ExecutionBackend, RunTarget } from '../executor/backend.js';
 import { chooseBackend, planKubernetes, type ClusterAccess } from './kubernetes.js';
 import { fractaServerFor, type Lineage, type ParentChain } from './lineage.js';
 import { chainEnv, FRACTA_ENV } from '../names.js';
+import { planBudget, type PlannedBudget } from '../budget/limits.js';
 
 /** A session to continue, found by the service from resume_run or resume_token. */
 export interface ResumeTarget {
@@ -65,6 +66,7 @@ export interface SpawnPlan {
   readonly warnings: readonly string[];
   /** Where the run goes: this machine, or (its settings bound in) a cluster. */
   readonly target: RunTarget;
+  readonly budget: PlannedBudget;
 }
 
 /** The request's needs that a host must have, and how to say that it does not. */
@@ -157,6 +159,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
 
   const choice = resolveModel(runtime, request.model, request.tier);
   if (choice.warning) warnings.push(choice.warning);
+  const budget = planBudget(config, runtime, request.budget, choice.model, host.reportsCost);
   const childEnv = resolveChildEnv(runtime, context.env, {
     inherit: runtime.inheritEnv ?? config.inheritEnv,
     secretNames: config.secretEnv,
@@ -253,5 +256,6 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     maxChildren: config.maxChildren,
     warnings,
     target,
+    budget,
   };
 }

@@ -41,6 +41,7 @@ function check(options: ClaudeOptions): Array<[string, string]> {
 class ClaudeHost implements Host {
   readonly adapter = 'claude';
   readonly resumeInSameWorkdir = true;
+  readonly reportsCost = true;
 
   constructor(private readonly runtime: RuntimeConfig<ClaudeOptions>) {}
 

@@ -20,7 +20,11 @@ function blocks(message: unknown): Block[] {
   return Array.isArray(content) ? (content as Block[]) : [];
 }
 
-export function parseClaudeLine(line: string): AgentEvent[] {
+/**
+ * One line; `costSoFar` is what the process's earlier results reported, because a live session's
+ * total_cost_usd is the session's running total while its usage is the turn's.
+ */
+export function parseClaudeLine(line: string, costSoFar = 0): AgentEvent[] {
   let object: Record<string, unknown>;
   try {
     object = JSON.parse(line) as Record<string, unknown>;
@@ -55,7 +59,9 @@ export function parseClaudeLine(line: string): AgentEvent[] {
     case 'result': {
       if (!isClaudeResult(object)) return [];
       const result = resultFromClaude(object);
-      return [...(result.usage ? [{ type: 'usage' as const, usage: result.usage }] : []), { type: 'result', result }];
+      const cost = result.costUsd === undefined ? {} : { cost_usd: Math.max(0, Math.round((result.costUsd - costSoFar) * 1e6) / 1e6) };
+      const turns = result.turns === undefined ? {} : { turns: result.turns };
+      return [...(result.usage ? [{ type: 'usage' as const, usage: result.usage, ...cost, ...turns }] : []), { type: 'result', result }];
     }
     default:
       return [];
@@ -63,7 +69,14 @@ export function parseClaudeLine(line: string): AgentEvent[] {
 }
 
 export function claudeStreamParser(): StreamParser {
-  return { line: parseClaudeLine };
+  let costSoFar = 0;
+  return {
+    line(line) {
+      const events = parseClaudeLine(line, costSoFar);
+      for (const event of events) if (event.type === 'result' && event.result.costUsd !== undefined) costSoFar = event.result.costUsd;
+      return events;
+    },
+  };
 }
 
 /** One user message in `--input-format stream-json`. */

@@ -83,6 +83,7 @@ function check(options: CodexOptions): Array<[string, string]> {
 class CodexHost implements Host {
   readonly adapter = 'codex';
   readonly resumeInSameWorkdir = false;
+  readonly reportsCost = false;
 
   constructor(private readonly runtime: RuntimeConfig<CodexOptions>) {}
 

@@ -73,6 +73,8 @@ function usageOf(raw: unknown): Usage | undefined {
   take('input_tokens', 'input_tokens');
   take('output_tokens', 'output_tokens');
   take('cache_read_input_tokens', 'cached_input_tokens');
+  // OpenAI counts cached tokens inside input_tokens: fracta's usage keeps them apart, as Anthropic does.
+  if (usage.input_tokens !== undefined && usage.cache_read_input_tokens) usage.input_tokens = Math.max(0, usage.input_tokens - usage.cache_read_input_tokens);
   take('cache_creation_input_tokens', 'cache_write_input_tokens');
   return usage;
 }
@@ -168,7 +170,7 @@ export function codexStreamParser(model?: string): StreamParser {
         }
         case 'turn.completed': {
           usage = usageOf(object.usage);
-          const events: AgentEvent[] = usage ? [{ type: 'usage', usage }] : [];
+          const events: AgentEvent[] = usage ? [{ type: 'usage', usage, turns: 1 }] : [];
           return [...events, { type: 'result', result: finish(undefined) }];
         }
         case 'turn.failed': {

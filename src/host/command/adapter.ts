@@ -113,6 +113,11 @@ class CommandHost implements Host {
 
   constructor(private readonly runtime: RuntimeConfig<CommandOptions>) {}
 
+  /** Where its output says what it cost (cost_path). */
+  get reportsCost(): boolean {
+    return this.runtime.options.cost_path !== undefined;
+  }
+
   capabilities(): Capabilities {
     return { ...NO_CAPABILITIES, resumeToken: this.runtime.options.resume_args !== undefined };
   }

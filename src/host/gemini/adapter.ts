@@ -74,6 +74,7 @@ function withEnvPassedThrough(fracta: McpServerEntry, env: Readonly<Record<strin
 class GeminiHost implements Host {
   readonly adapter = 'gemini';
   readonly resumeInSameWorkdir = true;
+  readonly reportsCost = false;
 
   constructor(private readonly runtime: RuntimeConfig<GeminiOptions>) {}
 

@@ -4,7 +4,7 @@
  * text event per message, and the turn's output is the text after its last tool call (what
  * `--output-format json` calls the response).
  */
-import type { AgentEvent, StreamParser } from '../../events.js';
+import { usageOfTurn, type AgentEvent, type StreamParser } from '../../events.js';
 import type { Result, Usage } from '../../events.js';
 import { failureResult } from './result.js';
 
@@ -106,7 +106,7 @@ export class GeminiStreamParser implements StreamParser {
         break;
       case 'result': {
         const result = this.result(object);
-        if (result.usage) events.push({ type: 'usage', usage: result.usage });
+        events.push(...usageOfTurn(result));
         events.push({ type: 'result', result });
         this.reset();
         break;

@@ -82,6 +82,8 @@ function check(options: OpencodeOptions): Array<[string, string]> {
 class OpencodeHost implements Host {
   readonly adapter = 'opencode';
   readonly resumeInSameWorkdir = true;
+  // opencode reports a cost only for models its own config prices: 0 for the rest.
+  readonly reportsCost = false;
 
   constructor(private readonly runtime: RuntimeConfig<OpencodeOptions>) {}
 

@@ -7,7 +7,7 @@
  * than tool calls, with a step whose tool call opencode had to reject (it stops there), or with an error.
  * One process runs one turn, so one parser yields at most one result.
  */
-import type { AgentEvent, StreamParser } from '../../events.js';
+import { usageOfTurn, type AgentEvent, type StreamParser } from '../../events.js';
 import type { Result, Usage } from '../../events.js';
 import { classifyOpencodeError, describeOpencodeError, type OpencodeError } from './result.js';
 
@@ -133,7 +133,7 @@ export class OpencodeTurn implements StreamParser {
   private end(): AgentEvent[] {
     const result = this.result();
     this.ended = result;
-    return [...(result.usage ? [{ type: 'usage' as const, usage: result.usage }] : []), { type: 'result', result }];
+    return [...usageOfTurn(result), { type: 'result', result }];
   }
 
   /** Whether anything of a turn was seen. */
