@@ -17,7 +17,7 @@
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
+import { startScripted, type FixedUsage, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export interface ModelRequest {
   method: string;
@@ -101,7 +101,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         return;
       }
       answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `tool_use ${reply.name}`);
-      const message = buildMessage(request, reply);
+      const message = buildMessage(request, reply, options.usage);
       if (request.stream) sendStream(res, message);
       else sendJson(res, 200, message, { 'request-id': message.id.replace('msg_', 'req_') });
     },
@@ -275,7 +275,7 @@ interface Message {
   usage: { input_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number; output_tokens: number; service_tier: string };
 }
 
-function buildMessage(req: ModelRequest, reply: Exclude<Reply, { type: 'error' }>): Message {
+function buildMessage(req: ModelRequest, reply: Exclude<Reply, { type: 'error' }>, fixed: FixedUsage | undefined): Message {
   const content: Message['content'] = [];
   if (reply.type === 'text') content.push({ type: 'text', text: reply.text });
   else {
@@ -291,7 +291,9 @@ function buildMessage(req: ModelRequest, reply: Exclude<Reply, { type: 'error' }
     content,
     stop_reason: reply.type === 'tool_use' ? 'tool_use' : 'end_turn',
     stop_sequence: null,
-    usage: { input_tokens: estimateTokens(req.body), cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens, service_tier: 'standard' },
+    usage: fixed
+      ? { input_tokens: fixed.input_tokens, cache_creation_input_tokens: 0, cache_read_input_tokens: fixed.cached_tokens ?? 0, output_tokens: fixed.output_tokens, service_tier: 'standard' }
+      : { input_tokens: estimateTokens(req.body), cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens, service_tier: 'standard' },
   };
 }
 
@@ -329,7 +331,7 @@ function sendStream(res: http.ServerResponse, message: Message): void {
     usage: {
       input_tokens: message.usage.input_tokens,
       cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
+      cache_read_input_tokens: message.usage.cache_read_input_tokens,
       output_tokens: message.usage.output_tokens,
     },
   });

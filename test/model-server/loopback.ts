@@ -45,8 +45,17 @@ export interface ScriptedServer<R, F> {
   close(): Promise<void>;
 }
 
+/** Usage every reply reports, in place of the server's own estimate (so that spend can be checked to the token). */
+export interface FixedUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  /** Of the input, this many were read from the cache (OpenAI counts them inside input_tokens, Anthropic apart). */
+  readonly cached_tokens?: number;
+}
+
 export interface ScriptedServerOptions<F> {
   reply?: F;
+  usage?: FixedUsage;
   /** Called with a one-line summary of every request and its answer. */
   log?: (line: string) => void;
 }

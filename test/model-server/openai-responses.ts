@@ -18,7 +18,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
-import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
+import { startScripted, type FixedUsage, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export interface ModelRequest {
   method: string;
@@ -104,7 +104,7 @@ export async function startResponsesServer(options: ModelServerOptions = {}): Pr
         sendError(res, reply.status, body);
         return;
       }
-      const response = buildResponse(request, reply);
+      const response = buildResponse(request, reply, options.usage);
       answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : reply.type === 'tool_call' ? `function_call ${reply.namespace ? `${reply.namespace}/` : ''}${reply.name}` : `response.failed ${reply.code ?? ''}`);
       if (request.stream) sendStream(res, response);
       else sendJson(res, 200, response, { 'x-request-id': `req_${id()}` });
@@ -243,7 +243,7 @@ interface Response {
   } | null;
 }
 
-function buildResponse(req: ModelRequest, reply: Exclude<Reply, { type: 'error' }>): Response {
+function buildResponse(req: ModelRequest, reply: Exclude<Reply, { type: 'error' }>, fixed: FixedUsage | undefined): Response {
   const output: OutputItem[] = [];
   if (reply.type === 'text' || (reply.type === 'tool_call' && reply.text)) {
     output.push({ type: 'message', id: `msg_${id()}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: reply.text!, annotations: [] }] });
@@ -259,8 +259,8 @@ function buildResponse(req: ModelRequest, reply: Exclude<Reply, { type: 'error' 
       arguments: JSON.stringify(reply.input ?? {}),
     });
   }
-  const inputTokens = estimateTokens(req.body);
-  const outputTokens = Math.max(1, Math.ceil(JSON.stringify(output).length / 4));
+  const inputTokens = fixed?.input_tokens ?? estimateTokens(req.body);
+  const outputTokens = fixed?.output_tokens ?? Math.max(1, Math.ceil(JSON.stringify(output).length / 4));
   const failed = reply.type === 'failed';
   return {
     id: `resp_${id()}`,
@@ -272,7 +272,7 @@ function buildResponse(req: ModelRequest, reply: Exclude<Reply, { type: 'error' 
     error: failed ? { code: reply.code ?? 'server_error', message: reply.message ?? 'fake response.failed' } : null,
     usage: failed
       ? null
-      : { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + outputTokens },
+      : { input_tokens: inputTokens, input_tokens_details: { cached_tokens: fixed?.cached_tokens ?? 0 }, output_tokens: outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + outputTokens },
   };
 }
 
