@@ -96,6 +96,7 @@ export class TreeBudgets {
     if (!reservation) return;
     const spend = tracked.spend;
     tracked.charging = tracked.charging.then(() => this.charge(tracked, spend, false));
+    run.chore(tracked.charging);
   }
 
   private async charge(tracked: Tracked, spend: Spend, final: boolean): Promise<void> {

@@ -53,6 +53,8 @@ export class Run {
   /** Why the last record write failed (a full disk), until one succeeds. */
   writeError: FractaError | undefined;
   private readonly listeners = new Set<(event: LoggedEvent) => void>();
+  /** Changes to the record under way (a turn's spend being charged): a waiter reads the record once they are done. */
+  private readonly chores = new Set<Promise<void>>();
   private readonly turnWaiters = new Set<() => void>();
   /** Woken on every move from one phase to the next. */
   private readonly phaseWaiters = new Set<() => void>();
@@ -162,6 +164,12 @@ export class Run {
     return this.writing;
   }
 
+  /** Work that will change the record, which every waiter waits for before it reads the record. */
+  chore(work: Promise<void>): void {
+    this.chores.add(work);
+    void work.finally(() => this.chores.delete(work));
+  }
+
   /** Follows the run's events; returns the unsubscribe. */
   subscribe(listener: (event: LoggedEvent) => void): () => void {
     this.listeners.add(listener);
@@ -200,6 +208,7 @@ export class Run {
    */
   async settle(timeoutMs: number, signal: AbortSignal | undefined, afterTurn: number): Promise<RunRecord> {
     if (settled(this.record, afterTurn)) return this.record;
+    const deadline = Date.now() + Math.min(timeoutMs, MAX_TIMER_MS);
     let timer: NodeJS.Timeout | undefined;
     let wake: (() => void) | undefined;
     const stopWaiting = new Promise<void>((resolve) => {
@@ -212,6 +221,14 @@ export class Run {
     await Promise.race([this.ended, stopWaiting]);
     clearTimeout(timer);
     if (wake) this.turnWaiters.delete(wake);
+    await Promise.allSettled([...this.chores]);
+    // Being stopped (its turn spent its budget, say): the waiter gets its end, not the moment before.
+    const left = deadline - Date.now();
+    if ((this.current === 'stopping' || this.current === 'ending') && left > 0 && !signal?.aborted) {
+      let late: NodeJS.Timeout | undefined;
+      await Promise.race([this.ended, new Promise((resolve) => (late = setTimeout(resolve, left)))]);
+      clearTimeout(late);
+    }
     return this.record;
   }
 }
