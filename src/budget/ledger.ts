@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DirMutex } from '../dir-mutex.js';
 import { FractaError } from '../errors.js';
@@ -47,8 +48,8 @@ const ledgerSchema = z.object({
   runs: z.record(z.string().refine(isRunId), entrySchema),
   /** Budgets spent past their limit, by the run they belong to: why. */
   exhausted: z.record(z.string(), z.string()),
-  /** Budgets that passed 80% of a limit, and which. */
-  warned: z.record(z.string(), z.array(z.string())),
+  /** Budgets that passed 80% of a limit: by the run they belong to, each limit passed and what was said. */
+  warned: z.record(z.string(), z.record(z.string(), z.string())),
 });
 type LedgerData = z.infer<typeof ledgerSchema>;
 
@@ -73,13 +74,8 @@ export interface Reservation {
   readonly warnings: readonly string[];
 }
 
-/** What charging a run's spend did to the budgets above it. */
-export interface Crossed {
-  /** Newly past 80% of a limit: a line each. */
-  readonly warnings: readonly string[];
-  /** Newly spent past their limit: the run of each budget, and why. */
-  readonly exhausted: ReadonlyArray<{ readonly budgetRun: string; readonly message: string }>;
-}
+/** Budgets that charging a run's spend took past their limit: the run of each budget, and why. */
+export type Crossed = ReadonlyArray<{ readonly budgetRun: string; readonly message: string }>;
 
 /** A budget's state, for the records: its limits, what its tree spent, and what is left. */
 export interface BudgetView {
@@ -157,9 +153,10 @@ export class BudgetLedger {
 
   private write(data: LedgerData): void {
     const file = this.file(data.root);
-    const temporary = `${file}.${process.pid}.tmp`;
+    // A fresh name, created exclusively: whatever a child put in its place is never written through.
+    const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      fs.writeFileSync(temporary, JSON.stringify(data), { mode: 0o600, flag: 'w' });
+      fs.writeFileSync(temporary, JSON.stringify(data), { mode: 0o600, flag: 'wx' });
       fs.renameSync(temporary, file);
     } catch (error) {
       fs.rmSync(temporary, { force: true });
@@ -255,21 +252,27 @@ export class BudgetLedger {
    */
   charge(rootRun: string, runId: string, spent: Spend, final: boolean): Promise<Crossed> {
     return this.change(rootRun, (data) => {
-      const entry = data?.runs[runId];
+      // A ledger (or an entry) that went away while the run holds a share of it: fail closed.
+      if (!data || !data.runs[runId]) throw this.corrupt(this.file(rootRun), `it no longer has run ${runId}`);
+      const entry = data.runs[runId];
       // Settled already (by its owner, or by a recovery): its spend is final and counted.
-      if (!data || !entry || entry.settled) return { value: { warnings: [], exhausted: [] } };
+      if (entry.settled) return { value: [] };
       entry.spent = { ...spent };
       entry.settled = final;
       return { data, value: crossings(data, runId) };
     });
   }
 
-  /** Settles a run whose fracta died: what it was seen to spend, or its hold where that is more (the rest is unknown). */
-  settleOrphan(rootRun: string, runId: string): Promise<void> {
+  /**
+   * Settles a run whose fracta died: one that never started spent nothing; one that ran, what it was
+   * seen to spend, or its hold where that is more (what it spent after its last usage is unknown).
+   */
+  settleOrphan(rootRun: string, runId: string, started: boolean): Promise<void> {
     return this.change(rootRun, (data) => {
       const entry = data?.runs[runId];
       if (!data || !entry || entry.settled) return { value: undefined };
-      entry.spent = { usd: Math.max(entry.hold.usd ?? 0, entry.spent.usd ?? 0), tokens: Math.max(entry.hold.tokens, entry.spent.tokens), turns: Math.max(entry.hold.turns, entry.spent.turns) };
+      const { hold, spent } = entry;
+      entry.spent = started ? { usd: Math.max(hold.usd ?? 0, spent.usd ?? 0), tokens: Math.max(hold.tokens, spent.tokens), turns: Math.max(hold.turns, spent.turns) } : spent;
       entry.settled = true;
       crossings(data, runId);
       return { data, value: undefined };
@@ -285,6 +288,12 @@ export class BudgetLedger {
       if (deadline && Date.parse(deadline) <= Date.now()) return wallMessage(id, rootRun, deadline);
     }
     return undefined;
+  }
+
+  /** What was said of the budgets above a run as they passed 80% of a limit, oldest first. */
+  warningsFor(rootRun: string, runId: string, data = this.read(rootRun)): string[] {
+    if (!data?.runs[runId]) return [];
+    return chainOf(data, runId).flatMap((id) => Object.values(data.warned[id] ?? {}));
   }
 
   /** The runs in the subtree of `budgetRun` (itself included). */
@@ -367,7 +376,6 @@ function usedBy(data: LedgerData, budgetRun: string): Record<SpentKey, number> {
 
 /** What the budgets above `runId` have spent for real, and which of them that takes past 80% or 100%. */
 function crossings(data: LedgerData, runId: string): Crossed {
-  const warnings: string[] = [];
   const out: Array<{ budgetRun: string; message: string }> = [];
   for (const id of chainOf(data, runId)) {
     const entry = data.runs[id]!;
@@ -390,12 +398,11 @@ function crossings(data: LedgerData, runId: string): Crossed {
         out.push({ budgetRun: id, message });
         break;
       }
-      const warned = (data.warned[id] ??= []);
-      if (spent[key] >= WARN_AT * limit && !warned.includes(key)) {
-        warned.push(key);
-        warnings.push(`${who} is ${Math.floor((spent[key] / limit) * 100)}% spent: ${show(key, spent[key])} of ${show(key, limit)}`);
+      const warned = (data.warned[id] ??= {});
+      if (spent[key] >= WARN_AT * limit && warned[key] === undefined) {
+        warned[key] = `${who} is ${Math.floor((spent[key] / limit) * 100)}% spent: ${show(key, spent[key])} of ${show(key, limit)}`;
       }
     }
   }
-  return { warnings, exhausted: out };
+  return out;
 }

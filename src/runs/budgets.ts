@@ -22,6 +22,8 @@ interface Tracked {
   readonly run: Run;
   readonly reservation: Reservation | undefined;
   spend: Spend;
+  /** The budget warnings already in its record. */
+  readonly told: Set<string>;
   /** Charges of this run, one after another, so the ledger never gets an older total after a newer one. */
   charging: Promise<void>;
 }
@@ -78,7 +80,7 @@ export class TreeBudgets {
 
   /** Follows the run's spend from now on; returns its first record with its budget in it. */
   track(run: Run, reservation: Reservation | undefined): RunRecord {
-    const tracked: Tracked = { run, reservation, spend: NO_SPEND, charging: Promise.resolve() };
+    const tracked: Tracked = { run, reservation, spend: NO_SPEND, told: new Set(), charging: Promise.resolve() };
     this.tracked.set(run.runId, tracked);
     run.subscribe((event) => {
       if (event.type === 'usage') this.onUsage(tracked, event);
@@ -111,13 +113,27 @@ export class TreeBudgets {
       else this.hooks.stop(run, message);
       return;
     }
-    for (const warning of crossed.warnings) {
-      run.update({ warnings: [...run.record.warnings, warning] });
-      this.tell(run, { type: 'budget', level: 'warning', message: warning });
-    }
-    for (const spent of crossed.exhausted) {
+    this.warn(tracked);
+    for (const spent of crossed) {
       this.tell(run, { type: 'budget', level: 'exhausted', message: spent.message });
       this.stopUnder(reservation!.rootRun, spent.budgetRun, spent.message);
+    }
+  }
+
+  /** Budget warnings new to the run (of its own spend, or of runs elsewhere in its tree): into its record, and to whoever follows it. */
+  private warn(tracked: Tracked, data?: Parameters<BudgetLedger['warningsFor']>[2]): void {
+    const { run, reservation } = tracked;
+    let warnings: string[];
+    try {
+      warnings = this.ledger.warningsFor(reservation!.rootRun, run.runId, data);
+    } catch {
+      return; // an unreadable ledger stops the run elsewhere
+    }
+    for (const warning of warnings) {
+      if (tracked.told.has(warning)) continue;
+      tracked.told.add(warning);
+      run.update({ warnings: [...run.record.warnings, warning] });
+      this.tell(run, { type: 'budget', level: 'warning', message: warning });
     }
   }
 
@@ -151,9 +167,22 @@ export class TreeBudgets {
       return;
     }
     for (const [rootRun, list] of byTree) {
-      for (const { run } of list) {
-        const reason = this.stopReason(rootRun, run.runId);
-        if (reason) this.hooks.stop(run, reason);
+      let data: ReturnType<BudgetLedger['read']>;
+      try {
+        data = this.ledger.read(rootRun);
+      } catch (error) {
+        // A ledger that cannot be read cannot hold the budget: fail closed.
+        for (const { run } of list) this.hooks.stop(run, isFractaError(error) ? error.message : String(error));
+        continue;
+      }
+      for (const tracked of list) {
+        if (!data?.runs[tracked.run.runId]) {
+          this.hooks.stop(tracked.run, `the budget ledger of run ${rootRun}'s tree is gone (or no longer has this run), so fracta cannot tell what the tree spent and stops it`);
+          continue;
+        }
+        this.warn(tracked, data);
+        const reason = this.ledger.stopReason(rootRun, tracked.run.runId, data);
+        if (reason) this.hooks.stop(tracked.run, reason);
       }
     }
   }

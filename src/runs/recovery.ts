@@ -81,7 +81,7 @@ export async function recoverRuns(store: RunStore, killGraceMs: number, stopRemo
     if (onCluster) stopRemote!(record);
     // Its spend settles before its record says it ended: a crash between the two settles it again, and a settled run counts once.
     const root = record.root_run || record.run_id;
-    if (ledger.has(root)) await ledger.settleOrphan(root, id).catch(() => undefined);
+    if (ledger.has(root)) await ledger.settleOrphan(root, id, record.status !== 'queued').catch(() => undefined);
     await store.write(recovered(record, { killed: alive, onCluster, stdout: capturedFile(store.stdoutPath(id)) }));
     store.markEnded(id);
     report.interrupted.push(id);
