@@ -238,4 +238,23 @@ describe('budgets', () => {
     const bad = await server.call('spawn', { task: 'x', budget: { usd: -1 } });
     expect(JSON.stringify(bad.content)).toContain('spawn.budget.usd');
   });
+
+  it('the CLI: --budget-* flags on spawn, the budget in status, a bad value named by its field', async () => {
+    const { server } = await startBudgeted();
+    const env = server.sandbox.env;
+    const config = ['--config', server.sandbox.configPath];
+    const spawned = await runCli(['spawn', '--runtime', 'sleeper', '--task', '@sleep=30', '--budget-s', '1', '--budget-runs', '2', '--json', ...config], { env });
+    expect(spawned.code).toBe(1);
+    const record = JSON.parse(spawned.stdout) as RecordContent;
+    expect(record.error.code).toBe('budget_exhausted');
+    expect(record.budget).toMatchObject({ runs: 2, left: { runs: 1 } });
+    const status = await runCli(['status', record.run_id, ...config], { env });
+    expect(status.stdout).toMatch(/^budget: {4}2 runs \(1 left\), until \d{4}-/m);
+    // Stopped before it said what it used: its record knows nothing, the ledger counts its hold.
+    expect(status.stdout).toContain('spent:     -, 0 tokens, 0 turns');
+    expect(status.stdout).toMatch(/^tree: {6}\$0\.0100, 1000 tokens, 1 turns in 1 run\(s\)/m);
+    const bad = await runCli(['spawn', '--runtime', 'sleeper', '--task', 'x', '--budget-usd', 'lots', ...config], { env });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('spawn.budget.usd');
+  });
 });

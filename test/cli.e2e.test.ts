@@ -84,8 +84,8 @@ describe('fracta runtimes, runs, status, logs, cancel', () => {
     const sandbox = makeSandbox();
     const result = await cli(sandbox, ['runtimes']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^RUNTIME\s+HOST\s+TIER\s+CAPABILITIES\s+MODEL\s+TIERS\s+COMMAND/);
-    expect(result.stdout).toMatch(/echo-agent\*\s+command\s+Batch\s+-\s+small\s+heavy=big,light=tiny\s+\S+echo-agent\.mjs/);
+    expect(result.stdout).toMatch(/^RUNTIME\s+HOST\s+TIER\s+CAPABILITIES\s+MODEL\s+TIERS\s+COST\s+COMMAND/);
+    expect(result.stdout).toMatch(/echo-agent\*\s+command\s+Batch\s+-\s+small\s+heavy=big,light=tiny\s+unknown\s+\S+echo-agent\.mjs/);
     expect(result.stdout).toMatch(/missing-cli .*my-agent-that-is-not-installed \(NOT FOUND on PATH\)/);
     const json = JSON.parse((await cli(sandbox, ['runtimes', '--json'])).stdout);
     expect(json.runtimes.find((r: any) => r.name === 'echo-json').capabilities.resumeToken).toBe(true);

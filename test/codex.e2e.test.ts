@@ -37,13 +37,20 @@ function codexRuntime(name: string, baseUrl: string, dir: string, extra = ''): s
 ${extra}`;
 }
 
-async function startCodex(): Promise<CodexSetup> {
-  const model = await startResponsesServer();
+/** Usage every reply reports, for the budget test: of 2000 input tokens, 500 come from the cache. */
+const FIXED_USAGE = { input_tokens: 2000, output_tokens: 300, cached_tokens: 500 };
+/** fracta.yaml's price of fake-model, per million tokens. */
+const PRICE = { input: 1.25, output: 10, cache_read: 0.125 };
+
+async function startCodex(options: { usage?: typeof FIXED_USAGE } = {}): Promise<CodexSetup> {
+  const model = await startResponsesServer(options.usage ? { usage: options.usage } : {});
   onCleanup(() => model.close());
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-codex-'));
   onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
   for (const sub of ['home/.codex', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   const config = `
+pricing:
+  fake-model: { input: ${PRICE.input}, output: ${PRICE.output}, cache_read: ${PRICE.cache_read} }
 agents:
   default_runtime: codex
   kill_grace_s: 1
@@ -253,5 +260,28 @@ describe('codex runtime', () => {
       const closed = structured(await server.call('close', { run_id: record.run_id }));
       expect(closed).toMatchObject({ status: 'failed', error: { code: 'auth_failed' } });
     });
+  });
+
+  it('spend is the usage codex reports times the price table, cached input at the cache price, to the cent over two turns', async () => {
+    const { server, model } = await startCodex({ usage: FIXED_USAGE });
+    const perRequest = {
+      tokens: FIXED_USAGE.input_tokens + FIXED_USAGE.output_tokens,
+      usd: ((FIXED_USAGE.input_tokens - FIXED_USAGE.cached_tokens) * PRICE.input + FIXED_USAGE.cached_tokens * PRICE.cache_read + FIXED_USAGE.output_tokens * PRICE.output) / 1e6,
+    };
+    const first = structured(await server.call('spawn', { task: 'price this turn', stream: true, budget: { usd: 1 }, wait_s: 50 }));
+    expect(first).toMatchObject({ status: 'running', awaiting_input: true });
+    const afterOne = model.messages().length;
+    expect(first.spent.tokens).toBe(afterOne * perRequest.tokens);
+    expect(first.spent.usd).toBeCloseTo(afterOne * perRequest.usd, 6);
+    await server.call('send', { run_id: first.run_id, message: 'and this one', wait_s: 50 });
+    const ended = structured(await server.call('close', { run_id: first.run_id }));
+    const requests = model.messages().length;
+    expect(requests).toBeGreaterThan(afterOne);
+    // Each turn's usage is the turn's, not the thread's running total: the sum is every request once.
+    expect(ended.spent.tokens).toBe(requests * perRequest.tokens);
+    expect(ended.spent.usd).toBeCloseTo(requests * perRequest.usd, 6);
+    expect(ended.budget.left.usd).toBeCloseTo(1 - requests * perRequest.usd, 6);
+    const runtimes = structured(await server.call('runtimes', {})).runtimes;
+    expect(runtimes.find((r: any) => r.name === 'codex').money).toBe('pricing');
   });
 });

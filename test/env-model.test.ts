@@ -216,7 +216,7 @@ describe('parseRequest(spawnRequestSchema)', () => {
     const error = thrown(() => parse({ task: 't', prompt: 'p' }));
     expect(error.code).toBe('invalid_input');
     expect(error.message).toBe(
-      'spawn.prompt: unknown field (use task, runtime, model, tier, contract, allowed_tools, resume_token, resume_run, stream, agent_mcp, timeout_s, wait_s, cleanup, repo, base_branch, branch, workspace, backend)',
+      'spawn.prompt: unknown field (use task, runtime, model, tier, contract, allowed_tools, resume_token, resume_run, stream, agent_mcp, timeout_s, wait_s, cleanup, repo, base_branch, branch, workspace, backend, budget)',
     );
   });
 

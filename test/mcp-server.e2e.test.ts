@@ -25,7 +25,7 @@ describe('tools', () => {
     const spawn = tools.find((tool) => tool.name === 'spawn')!;
     expect(spawn.inputSchema.required).toEqual(['task']);
     expect(Object.keys(spawn.inputSchema.properties ?? {}).sort()).toEqual(
-      ['agent_mcp', 'allowed_tools', 'backend', 'base_branch', 'branch', 'cleanup', 'contract', 'model', 'repo', 'resume_run', 'resume_token', 'runtime', 'stream', 'task', 'tier', 'timeout_s', 'wait_s', 'workspace'].sort(),
+      ['agent_mcp', 'allowed_tools', 'backend', 'base_branch', 'branch', 'budget', 'cleanup', 'contract', 'model', 'repo', 'resume_run', 'resume_token', 'runtime', 'stream', 'task', 'tier', 'timeout_s', 'wait_s', 'workspace'].sort(),
     );
     expect(Object.keys(spawn.outputSchema?.properties ?? {})).toEqual(
       expect.arrayContaining(['run_id', 'status', 'runtime', 'host', 'model', 'tier', 'output', 'error', 'resume_token', 'exit_code', 'workspace', 'log_uri', 'started_at', 'ended_at', 'warnings']),

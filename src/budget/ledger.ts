@@ -19,7 +19,7 @@ import { DirMutex } from '../dir-mutex.js';
 import { FractaError } from '../errors.js';
 import { isRunId } from '../run-id.js';
 import { MAX_STATE_FILE_BYTES, readStateFileSync } from '../read-bounded.js';
-import { addUsd, type Spend } from './spend.js';
+import { addUsd, roundUsd, type Spend } from './spend.js';
 import type { BudgetConfig } from '../config/schema.js';
 
 /** The limits of a budget, as a run was given them (absolute: capped by what was left above it). */
@@ -247,17 +247,18 @@ export class BudgetLedger {
   }
 
   /**
-   * Writes what a run has spent so far (`final`: all it spent, settled for good), and says which
-   * budgets above it that pushed past 80% or past their limit, each once.
+   * Writes what a run has spent so far (`final`: all it spent, settled for good; `atLeastHold`: it
+   * ended without saying all it spent, so it counts at least as its hold), and says which budgets
+   * above it that pushed past their limit, each once (and notes those past 80%).
    */
-  charge(rootRun: string, runId: string, spent: Spend, final: boolean): Promise<Crossed> {
+  charge(rootRun: string, runId: string, spent: Spend, final: boolean, atLeastHold = false): Promise<Crossed> {
     return this.change(rootRun, (data) => {
       // A ledger (or an entry) that went away while the run holds a share of it: fail closed.
       if (!data || !data.runs[runId]) throw this.corrupt(this.file(rootRun), `it no longer has run ${runId}`);
       const entry = data.runs[runId];
       // Settled already (by its owner, or by a recovery): its spend is final and counted.
       if (entry.settled) return { value: [] };
-      entry.spent = { ...spent };
+      entry.spent = atLeastHold ? atLeast(spent, entry.hold) : { ...spent };
       entry.settled = final;
       return { data, value: crossings(data, runId) };
     });
@@ -271,8 +272,7 @@ export class BudgetLedger {
     return this.change(rootRun, (data) => {
       const entry = data?.runs[runId];
       if (!data || !entry || entry.settled) return { value: undefined };
-      const { hold, spent } = entry;
-      entry.spent = started ? { usd: Math.max(hold.usd ?? 0, spent.usd ?? 0), tokens: Math.max(hold.tokens, spent.tokens), turns: Math.max(hold.turns, spent.turns) } : spent;
+      if (started) entry.spent = atLeast(entry.spent, entry.hold);
       entry.settled = true;
       crossings(data, runId);
       return { data, value: undefined };
@@ -334,9 +334,12 @@ export class BudgetLedger {
   }
 }
 
-function round(value: number): number {
-  return Math.round(value * 1e6) / 1e6;
+/** A spend that is not known to be whole counts at least as the run's hold. */
+function atLeast(spent: Spend, hold: z.infer<typeof spendSchema>): Spend {
+  return { usd: Math.max(hold.usd ?? 0, spent.usd ?? 0), tokens: Math.max(hold.tokens, spent.tokens), turns: Math.max(hold.turns, spent.turns) };
 }
+
+const round = roundUsd;
 
 function exhausted(message: string, field: string): FractaError {
   return new FractaError('budget_exhausted', `${message}; nothing was started`, field);

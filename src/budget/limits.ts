@@ -6,6 +6,8 @@ import { FractaError } from '../errors.js';
 import type { FractaConfig, RuntimeConfig } from '../config/runtime.js';
 import type { BudgetConfig, PriceConfig } from '../config/schema.js';
 import { moneySource } from './pricing.js';
+import type { Usage } from '../events.js';
+import type { Host } from '../host/host.js';
 import type { MoneySource } from '../vocabulary.js';
 
 /** What each run holds of every budget above it until its real spend is known, unless agents.budget.reserve says otherwise. */
@@ -19,16 +21,26 @@ export interface PlannedBudget {
   readonly model: string | undefined;
   readonly money: MoneySource;
   readonly pricing: Readonly<Record<string, PriceConfig>>;
+  /** Set for a CLI whose usage is the session's running total: what the session had used before this run (a resume), to count from. */
+  readonly sessionTotals: { readonly before: Usage | undefined } | undefined;
 }
 
-export function planBudget(config: FractaConfig, runtime: RuntimeConfig, given: BudgetConfig | undefined, model: string | undefined, reportsCost: boolean): PlannedBudget {
+export function planBudget(
+  config: FractaConfig,
+  runtime: RuntimeConfig,
+  given: BudgetConfig | undefined,
+  model: string | undefined,
+  host: Pick<Host, 'reportsCost' | 'usageIsSessionTotal'>,
+  resumedUsage: Usage | undefined,
+): PlannedBudget {
   const requested: BudgetConfig = {};
   for (const layer of [config.budget, runtime.budget ?? {}, given ?? {}]) {
     for (const [key, value] of Object.entries(layer) as Array<[keyof BudgetConfig, number | undefined]>) if (value !== undefined) requested[key] = value;
   }
-  const money = moneySource(model, reportsCost, config.pricing);
+  const money = moneySource(model, host.reportsCost, config.pricing);
   if (requested.usd !== undefined && money === 'unknown') throw moneyUnknown(runtime.name, model);
-  return { requested, hold: { ...DEFAULT_RESERVE, ...config.reserve }, model, money, pricing: config.pricing };
+  const sessionTotals = host.usageIsSessionTotal ? { before: resumedUsage } : undefined;
+  return { requested, hold: { ...DEFAULT_RESERVE, ...config.reserve }, model, money, pricing: config.pricing, sessionTotals };
 }
 
 /** A money budget that cannot be held: nothing tells what the run's turns cost. */

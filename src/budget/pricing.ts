@@ -7,6 +7,7 @@
 import type { Usage } from '../events.js';
 import type { PriceConfig } from '../config/schema.js';
 import type { MoneySource } from '../vocabulary.js';
+import { roundUsd } from './spend.js';
 
 /**
  * When the built-in prices were last checked. The Claude prices were checked against what claude
@@ -47,7 +48,7 @@ export function moneySource(model: string | undefined, reportsCost: boolean, pri
   return builtinPrice(model) ? 'built-in' : 'unknown';
 }
 
-/** The price of `usage` in dollars, to the micro-dollar. */
+/** The price of `usage` in dollars. */
 export function costOf(usage: Usage, price: PriceConfig): number {
   const perToken = (perMillion: number) => perMillion / 1e6;
   const usd =
@@ -55,7 +56,7 @@ export function costOf(usage: Usage, price: PriceConfig): number {
     (usage.output_tokens ?? 0) * perToken(price.output) +
     (usage.cache_read_input_tokens ?? 0) * perToken(price.cache_read ?? price.input) +
     (usage.cache_creation_input_tokens ?? 0) * perToken(price.cache_write ?? price.input);
-  return Math.round(usd * 1e6) / 1e6;
+  return roundUsd(usd);
 }
 
 /** What a turn cost, by the rule above; null when it cannot be known. */

@@ -135,6 +135,8 @@ export interface Host {
   readonly resumeInSameWorkdir: boolean;
   /** Whether the CLI reports what a run cost in dollars (else fracta prices its usage, where it knows the model's price). */
   readonly reportsCost: boolean;
+  /** Whether the usage the CLI reports is the session's running total (codex, on a resumed thread), not the turn's. */
+  readonly usageIsSessionTotal?: boolean;
   /** The executable this host runs, for preflight and `fracta runtimes`. */
   command(): string;
   /** The files the host needs in the run's workspace (settings, MCP config), declared: the backend puts them there. */

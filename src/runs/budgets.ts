@@ -6,11 +6,11 @@
  * of another fracta process does (their owners write the ledger, this one reads it).
  */
 import { isFractaError } from '../errors.js';
-import type { AgentEvent, LoggedEvent } from '../events.js';
+import type { AgentEvent, LoggedEvent, Usage } from '../events.js';
 import { BudgetLedger, type Crossed, type Reservation } from '../budget/ledger.js';
 import { moneyUnknown } from '../budget/limits.js';
 import { turnCost } from '../budget/pricing.js';
-import { addSpend, NO_SPEND, tokensOf, type Spend } from '../budget/spend.js';
+import { addSpend, NO_SPEND, tokensOf, usageSince, type Spend } from '../budget/spend.js';
 import type { RunRecord } from '../record.js';
 import type { SpawnPlan } from '../spawn/plan.js';
 import type { Run } from './run.js';
@@ -22,6 +22,8 @@ interface Tracked {
   readonly run: Run;
   readonly reservation: Reservation | undefined;
   spend: Spend;
+  /** For a CLI that reports the session's running total: the last total it reported. */
+  lastTotal: Usage | undefined;
   /** The budget warnings already in its record. */
   readonly told: Set<string>;
   /** Charges of this run, one after another, so the ledger never gets an older total after a newer one. */
@@ -38,13 +40,24 @@ export interface BudgetHooks {
 /** What a finished batch run spent, from its result in the record. */
 function spendOfRecord(record: RunRecord, plan: SpawnPlan): Spend {
   const turns = record.num_turns ?? (record.usage ? 1 : 0);
-  const usd = record.usage || record.cost_usd !== null ? turnCost(record.usage ?? undefined, record.cost_usd ?? undefined, plan.budget.model, plan.budget.pricing) : null;
-  return { usd, tokens: tokensOf(record.usage), turns };
+  const totals = plan.budget.sessionTotals;
+  const usage = record.usage && totals ? usageSince(record.usage, totals.before) : (record.usage ?? undefined);
+  const usd = usage || record.cost_usd !== null ? turnCost(usage, record.cost_usd ?? undefined, plan.budget.model, plan.budget.pricing) : null;
+  return { usd, tokens: tokensOf(usage), turns };
 }
 
-/** What one turn spent, from its usage event. */
-function spendOfTurn(event: Extract<AgentEvent, { type: 'usage' }>, plan: SpawnPlan): Spend {
-  return { usd: turnCost(event.usage, event.cost_usd, plan.budget.model, plan.budget.pricing), tokens: tokensOf(event.usage), turns: event.turns ?? 1 };
+/** What one turn spent, from its usage event (`usage`: the turn's, counted from the session's running total where the CLI reports that). */
+function spendOfTurn(event: Extract<AgentEvent, { type: 'usage' }>, usage: Usage, plan: SpawnPlan): Spend {
+  return { usd: turnCost(usage, event.cost_usd, plan.budget.model, plan.budget.pricing), tokens: tokensOf(usage), turns: event.turns ?? 1 };
+}
+
+/**
+ * Whether what a run is known to have spent is all it spent: it succeeded, or its last turn said
+ * (a batch run's result, a streamed run that was not stopped mid-turn), or it never started.
+ */
+function spentWhole(run: Run, record: RunRecord): boolean {
+  if (record.status === 'succeeded' || record.started_at === null) return true;
+  return record.stream ? run.session?.awaitingInput === true : record.usage !== null || record.cost_usd !== null;
 }
 
 export class TreeBudgets {
@@ -80,20 +93,23 @@ export class TreeBudgets {
 
   /** Follows the run's spend from now on; returns its first record with its budget in it. */
   track(run: Run, reservation: Reservation | undefined): RunRecord {
-    const tracked: Tracked = { run, reservation, spend: NO_SPEND, told: new Set(), charging: Promise.resolve() };
+    const tracked: Tracked = { run, reservation, spend: NO_SPEND, lastTotal: run.plan.budget.sessionTotals?.before, told: new Set(), charging: Promise.resolve() };
     this.tracked.set(run.runId, tracked);
     run.subscribe((event) => {
       if (event.type === 'usage') this.onUsage(tracked, event);
     });
     if (!reservation) return run.record;
-    this.timer ??= setInterval(() => this.poll(), POLL_MS);
+    this.timer ??= setInterval(() => this.poll(), POLL_MS).unref();
     if (reservation.warnings.length > 0) run.record = { ...run.record, warnings: [...run.record.warnings, ...reservation.warnings] };
     return this.withView(run.record, true);
   }
 
   private onUsage(tracked: Tracked, event: LoggedEvent & { type: 'usage' }): void {
     const { run, reservation } = tracked;
-    tracked.spend = addSpend(tracked.spend, spendOfTurn(event, run.plan));
+    const totals = run.plan.budget.sessionTotals !== undefined;
+    const usage = totals ? usageSince(event.usage, tracked.lastTotal) : event.usage;
+    if (totals) tracked.lastTotal = event.usage;
+    tracked.spend = addSpend(tracked.spend, spendOfTurn(event, usage, run.plan));
     run.update({ spent: tracked.spend });
     if (!reservation) return;
     const spend = tracked.spend;
@@ -101,11 +117,11 @@ export class TreeBudgets {
     run.chore(tracked.charging);
   }
 
-  private async charge(tracked: Tracked, spend: Spend, final: boolean): Promise<void> {
+  private async charge(tracked: Tracked, spend: Spend, final: boolean, whole = true): Promise<void> {
     const { run, reservation } = tracked;
     let crossed: Crossed;
     try {
-      crossed = await this.ledger.charge(reservation!.rootRun, run.runId, spend, final);
+      crossed = await this.ledger.charge(reservation!.rootRun, run.runId, spend, final, !whole);
     } catch (error) {
       // A ledger that cannot be read or written cannot hold the budget: fail closed.
       const message = isFractaError(error) ? error.message : String(error);
@@ -213,7 +229,7 @@ export class TreeBudgets {
     run.record = { ...record, spent: spend };
     if (!tracked?.reservation) return run.record;
     await tracked.charging;
-    await this.charge(tracked, spend, true);
+    await this.charge(tracked, spend, true, spentWhole(run, record));
     return this.withView(run.record, true);
   }
 

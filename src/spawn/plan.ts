@@ -16,6 +16,7 @@ import { bootstrapTask } from '../host/bootstrap.js';
 import { approvalPolicy } from '../config/approvals.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
+import type { Usage } from '../events.js';
 import { newRunId } from '../run-id.js';
 import { planRepoWorkspace, type RepoWorkspace } from '../workspace/repo.js';
 import type { ExecutionBackend, RunTarget } from '../executor/backend.js';
@@ -31,6 +32,8 @@ export interface ResumeTarget {
   readonly fromRun: string | undefined;
   /** The folder the session must be resumed from, for hosts whose sessions are bound to one. */
   readonly workdir: string | undefined;
+  /** What the session's CLI last reported it used (for CLIs whose usage is the session's running total). */
+  readonly usage?: Usage | undefined;
 }
 
 export interface SpawnPlan {
@@ -159,7 +162,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
 
   const choice = resolveModel(runtime, request.model, request.tier);
   if (choice.warning) warnings.push(choice.warning);
-  const budget = planBudget(config, runtime, request.budget, choice.model, host.reportsCost);
+  const budget = planBudget(config, runtime, request.budget, choice.model, host, resume?.usage);
   const childEnv = resolveChildEnv(runtime, context.env, {
     inherit: runtime.inheritEnv ?? config.inheritEnv,
     secretNames: config.secretEnv,

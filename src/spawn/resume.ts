@@ -52,7 +52,8 @@ export async function findResume(request: SpawnRequest, resolved: ResolvedRuntim
   if (origin) await checkResumeWorkspace(origin, runs.workspacesDir);
   const workspaceGone = origin !== undefined && (origin.workspace_removed || !fs.existsSync(origin.workspace));
   // A host that can resume anywhere still resumes where the session's files are, when they are there.
-  if (!host.resumeInSameWorkdir) return { token, fromRun: origin?.run_id, workdir: origin && !workspaceGone ? origin.workspace : undefined };
+  const usage = origin?.usage ?? undefined;
+  if (!host.resumeInSameWorkdir) return { token, fromRun: origin?.run_id, workdir: origin && !workspaceGone ? origin.workspace : undefined, usage };
   if (workspaceGone) {
     throw new FractaError(
       'session_not_found',
@@ -60,7 +61,7 @@ export async function findResume(request: SpawnRequest, resolved: ResolvedRuntim
       request.resume_run !== undefined ? 'resume_run' : 'resume_token',
     );
   }
-  return { token, fromRun: origin!.run_id, workdir: origin!.workspace };
+  return { token, fromRun: origin!.run_id, workdir: origin!.workspace, usage };
 }
 
 /**

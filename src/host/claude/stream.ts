@@ -59,7 +59,7 @@ export function parseClaudeLine(line: string, costSoFar = 0): AgentEvent[] {
     case 'result': {
       if (!isClaudeResult(object)) return [];
       const result = resultFromClaude(object);
-      const cost = result.costUsd === undefined ? {} : { cost_usd: Math.max(0, Math.round((result.costUsd - costSoFar) * 1e6) / 1e6) };
+      const cost = result.costUsd === undefined ? {} : { cost_usd: Math.max(0, Math.round((result.costUsd - costSoFar) * 1e9) / 1e9) };
       const turns = result.turns === undefined ? {} : { turns: result.turns };
       return [...(result.usage ? [{ type: 'usage' as const, usage: result.usage, ...cost, ...turns }] : []), { type: 'result', result }];
     }

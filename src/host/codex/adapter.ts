@@ -84,6 +84,8 @@ class CodexHost implements Host {
   readonly adapter = 'codex';
   readonly resumeInSameWorkdir = false;
   readonly reportsCost = false;
+  // A resumed thread's turn.completed carries the thread's token total (seen: 2300, then 4600 for two equal turns).
+  readonly usageIsSessionTotal = true;
 
   constructor(private readonly runtime: RuntimeConfig<CodexOptions>) {}
 
