@@ -257,4 +257,15 @@ describe('budgets', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('spawn.budget.usd');
   });
+
+  it('a resumed claude session counts only its own turns, in tokens and dollars', async () => {
+    const { server, model } = await startBudgeted();
+    const first = structured(await server.call('spawn', { task: 'the first run', wait_s: 50 }));
+    const before = model.messages().length;
+    const resumed = structured(await server.call('spawn', { task: 'the resume', resume_run: first.run_id, wait_s: 50 }));
+    expect(resumed.status).toBe('succeeded');
+    const own = model.messages().length - before;
+    expect(resumed.spent.tokens).toBe(own * TOKENS_PER_REQUEST);
+    expect(resumed.spent.usd).toBeCloseTo(own * USD_PER_REQUEST, 9);
+  });
 });

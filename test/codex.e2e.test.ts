@@ -284,4 +284,18 @@ describe('codex runtime', () => {
     const runtimes = structured(await server.call('runtimes', {})).runtimes;
     expect(runtimes.find((r: any) => r.name === 'codex').money).toBe('pricing');
   });
+
+  it('a resumed run counts only its own turns, though codex reports the thread\'s running total', async () => {
+    const { server, model } = await startCodex({ usage: FIXED_USAGE });
+    const tokens = FIXED_USAGE.input_tokens + FIXED_USAGE.output_tokens;
+    const first = structured(await server.call('spawn', { task: 'first of a thread', wait_s: 50 }));
+    expect(first.status).toBe('succeeded');
+    const before = model.messages().length;
+    expect(first.spent.tokens).toBe(before * tokens);
+    const resumed = structured(await server.call('spawn', { task: 'and more', resume_run: first.run_id, wait_s: 50 }));
+    expect(resumed.status).toBe('succeeded');
+    // What codex said is the thread's (both runs'); what the run spent is its own requests'.
+    expect(resumed.usage.input_tokens + resumed.usage.cache_read_input_tokens + resumed.usage.output_tokens).toBe(model.messages().length * tokens);
+    expect(resumed.spent.tokens).toBe((model.messages().length - before) * tokens);
+  });
 });

@@ -43,8 +43,12 @@ function geminiRuntime(name: string, baseUrl: string, dir: string, extra = ''): 
 ${extra}`;
 }
 
-async function startGemini(): Promise<GeminiSetup> {
-  const model = await startGeminiServer();
+/** Usage every reply reports in the budget test, and fracta.yaml's price of the model (per million tokens). */
+const FIXED_USAGE = { input_tokens: 1500, output_tokens: 200 };
+const PRICE = { input: 0.3, output: 2.5 };
+
+async function startGemini(options: { usage?: typeof FIXED_USAGE } = {}): Promise<GeminiSetup> {
+  const model = await startGeminiServer(options.usage ? { usage: options.usage } : {});
   onCleanup(() => model.close());
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-gemini-'));
   onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +59,8 @@ async function startGemini(): Promise<GeminiSetup> {
     JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } }, mcpServers: { users_own: { command: 'false' } } }),
   );
   const config = `
+pricing:
+  gemini-fake-flash: { input: ${PRICE.input}, output: ${PRICE.output} }
 agents:
   default_runtime: gemini
   kill_grace_s: 1
@@ -270,5 +276,20 @@ describe('gemini runtime', () => {
     expect(text(result)).toMatch(/\[session_not_found\] runtime "gemini" resumes a session only from the folder it started in/);
     expect(model.requests).toHaveLength(0);
     expect(fs.existsSync(runsDir(server))).toBe(false);
+  });
+
+  it('spend is the usage gemini reports times the price table, to the cent over two turns of a session', async () => {
+    const { server, model } = await startGemini({ usage: FIXED_USAGE });
+    const tokens = FIXED_USAGE.input_tokens + FIXED_USAGE.output_tokens;
+    const usd = (FIXED_USAGE.input_tokens * PRICE.input + FIXED_USAGE.output_tokens * PRICE.output) / 1e6;
+    const first = structured(await server.call('spawn', { task: 'price this turn', stream: true, budget: { usd: 1 }, wait_s: 50 }));
+    expect(first).toMatchObject({ status: 'running', awaiting_input: true });
+    expect(first.spent.tokens).toBe(model.messages().length * tokens);
+    await server.call('send', { run_id: first.run_id, message: 'and this one', wait_s: 50 });
+    const ended = structured(await server.call('close', { run_id: first.run_id }));
+    const requests = model.messages().length;
+    expect(ended.spent.tokens).toBe(requests * tokens);
+    expect(ended.spent.usd).toBeCloseTo(requests * usd, 9);
+    expect(ended.budget.left.usd).toBeCloseTo(1 - requests * usd, 9);
   });
 });

@@ -20,7 +20,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
-import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
+import { startScripted, type FixedUsage, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export { parseToolDirective };
 
@@ -109,7 +109,7 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
         return;
       }
       answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `functionCall ${reply.name}`);
-      const response = buildResponse(request, reply);
+      const response = buildResponse(request, reply, options.usage);
       if (request.stream) sendStream(res, response);
       else sendJson(res, 200, response);
     },
@@ -252,15 +252,15 @@ interface GenerateContentResponse {
   responseId: string;
 }
 
-function buildResponse(req: GeminiRequest, reply: Exclude<Reply, { type: 'error' }>): GenerateContentResponse {
+function buildResponse(req: GeminiRequest, reply: Exclude<Reply, { type: 'error' }>, fixed: FixedUsage | undefined): GenerateContentResponse {
   const parts: Part[] = [];
   if (reply.type === 'text') parts.push({ text: reply.text });
   else {
     if (reply.text) parts.push({ text: reply.text });
     parts.push({ functionCall: { name: reply.name, args: reply.input ?? {} } });
   }
-  const promptTokenCount = estimateTokens(req.body);
-  const candidatesTokenCount = Math.max(1, Math.ceil(JSON.stringify(parts).length / 4));
+  const promptTokenCount = fixed?.input_tokens ?? estimateTokens(req.body);
+  const candidatesTokenCount = fixed?.output_tokens ?? Math.max(1, Math.ceil(JSON.stringify(parts).length / 4));
   return {
     candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
     usageMetadata: { promptTokenCount, candidatesTokenCount, totalTokenCount: promptTokenCount + candidatesTokenCount },

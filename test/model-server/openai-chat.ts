@@ -20,7 +20,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseToolDirective } from './anthropic.js';
-import { startScripted, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
+import { startScripted, type FixedUsage, type ScriptedServer, type ScriptedServerOptions } from './loopback.js';
 
 export { parseToolDirective };
 
@@ -112,7 +112,7 @@ export async function startOpenAIChatServer(options: ChatServerOptions = {}): Pr
         return;
       }
       answer(200, reply.type === 'text' ? `text ${JSON.stringify(reply.text.slice(0, 60))}` : `tool call ${reply.name}`);
-      const completion = buildCompletion(request, reply);
+      const completion = buildCompletion(request, reply, options.usage);
       if (request.stream) sendStream(res, completion, request.body?.stream_options?.include_usage === true);
       else sendJson(res, 200, completion, { 'x-request-id': `req_${id()}` });
     },
@@ -204,12 +204,12 @@ interface Completion {
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
-function buildCompletion(req: ChatRequest, reply: Exclude<Reply, { type: 'error' }>): Completion {
+function buildCompletion(req: ChatRequest, reply: Exclude<Reply, { type: 'error' }>, fixed: FixedUsage | undefined): Completion {
   const toolCalls: ToolCall[] =
     reply.type === 'tool_use' ? [{ id: `call_${id()}`, type: 'function', function: { name: reply.name, arguments: JSON.stringify(reply.input ?? {}) } }] : [];
   const content = reply.type === 'text' ? reply.text : (reply.text ?? null);
-  const promptTokens = estimateTokens(req.body);
-  const completionTokens = Math.max(1, Math.ceil(JSON.stringify([content, toolCalls]).length / 4));
+  const promptTokens = fixed?.input_tokens ?? estimateTokens(req.body);
+  const completionTokens = fixed?.output_tokens ?? Math.max(1, Math.ceil(JSON.stringify([content, toolCalls]).length / 4));
   return {
     id: `chatcmpl-${id()}`,
     object: 'chat.completion',
