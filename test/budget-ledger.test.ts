@@ -74,6 +74,10 @@ describe('the budget ledger', () => {
     const given = await book.reserve({ runId: child, parentRun: root, rootRun: root, requested: { usd: 5 }, hold: HOLD });
     expect(given!.limits.usd).toBeCloseTo(0.99, 6);
     expect(given!.warnings[0]).toContain('budget.usd $5.00 is more than is left of the tree\'s budget');
+    // A default from fracta.yaml (not asked for by the spawn) is capped as quietly.
+    const quiet = await book.reserve({ runId: newRunId(), parentRun: root, rootRun: root, requested: { usd: 5 }, asked: [], hold: HOLD });
+    expect(quiet!.limits.usd).toBeCloseTo(0.98, 6);
+    expect(quiet!.warnings).toEqual([]);
     const grandchild = newRunId();
     await book.reserve({ runId: grandchild, parentRun: child, rootRun: root, requested: {}, hold: HOLD });
     const crossed = await book.charge(root, grandchild, spent(10, 0.995), false);

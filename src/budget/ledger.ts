@@ -183,6 +183,8 @@ export class BudgetLedger {
     readonly parentRun: string | null;
     readonly rootRun: string;
     readonly requested: BudgetConfig;
+    /** The keys of `requested` the spawn itself gave: capping one of those is said as a warning (a default is capped quietly). */
+    readonly asked?: readonly string[];
     readonly hold: Hold;
     /** Set when nothing tells what the run's turns cost: the refusal, should a money budget be over it. */
     readonly unpriced?: (() => FractaError) | undefined;
@@ -219,7 +221,7 @@ export class BudgetLedger {
             );
           }
           if (limits[key] !== undefined && limits[key] > left) {
-            warnings.push(`budget.${key} ${show(key, limits[key])} is more than is left of ${who} (${show(key, left)}): this run has ${show(key, left)}`);
+            if (input.asked?.includes(key) !== false) warnings.push(`budget.${key} ${show(key, limits[key])} is more than is left of ${who} (${show(key, left)}): this run has ${show(key, left)}`);
             limits[key] = left;
           }
         }

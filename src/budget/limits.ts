@@ -16,6 +16,8 @@ export const DEFAULT_RESERVE = Object.freeze({ usd: 0.01, tokens: 1000, turns: 1
 export interface PlannedBudget {
   /** What the spawn asks for; empty when no budget applies to it (a run above it may still have one). */
   readonly requested: BudgetConfig;
+  /** The keys the spawn itself gave (not fracta.yaml's defaults): capping one of them is said as a warning. */
+  readonly asked: ReadonlyArray<keyof BudgetConfig>;
   readonly hold: { readonly usd: number; readonly tokens: number; readonly turns: number };
   /** The model its turns are priced by. */
   readonly model: string | undefined;
@@ -40,7 +42,8 @@ export function planBudget(
   const money = moneySource(model, host.reportsCost, config.pricing);
   if (requested.usd !== undefined && money === 'unknown') throw moneyUnknown(runtime.name, model);
   const sessionTotals = host.usageIsSessionTotal ? { before: resumedUsage } : undefined;
-  return { requested, hold: { ...DEFAULT_RESERVE, ...config.reserve }, model, money, pricing: config.pricing, sessionTotals };
+  const asked = (Object.keys(given ?? {}) as Array<keyof BudgetConfig>).filter((key) => given![key] !== undefined);
+  return { requested, asked, hold: { ...DEFAULT_RESERVE, ...config.reserve }, model, money, pricing: config.pricing, sessionTotals };
 }
 
 /** A money budget that cannot be held: nothing tells what the run's turns cost. */

@@ -80,6 +80,7 @@ export class TreeBudgets {
       parentRun: lineage.parentRun,
       rootRun: lineage.rootRun,
       requested: budget.requested,
+      asked: budget.asked,
       hold: budget.hold,
       unpriced: budget.money === 'unknown' ? () => moneyUnknown(plan.resolved.runtime.name, budget.model) : undefined,
     });
