@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, claudeRuntime, CLI, connectServer, killQuietly, onCleanup, runCleanups, runCli, startServer, structured, until, type RecordContent, type Server } from './helpers/harness.js';
+import { alive, claudeRuntime, CLI, connectServer, killQuietly, onCleanup, runCleanups, runCli, startServer, structured, text, until, type RecordContent, type Server } from './helpers/harness.js';
 import { startModelServer, type ModelRequest, type ModelServer, type Reply } from './model-server/anthropic.js';
 
 afterEach(runCleanups);
@@ -69,7 +69,8 @@ function ledgerOf(server: Server, rootRun: string): RecordContent {
 describe('budgets', () => {
   it('a batch run spends what the model server reported times the price table, to the cent, in its record and the ledger', async () => {
     const { server, model } = await startBudgeted();
-    const record = structured(await server.call('spawn', { task: 'price this', budget: { usd: 1 }, wait_s: 50 }));
+    const result = await server.call('spawn', { task: 'price this', budget: { usd: 1 }, wait_s: 50 });
+    const record = structured(result);
     expect(record.status).toBe('succeeded');
     const requests = model.messages().length;
     expect(requests).toBeGreaterThan(0);
@@ -78,6 +79,7 @@ describe('budgets', () => {
     expect(record.budget).toMatchObject({ usd: 1, tokens: null });
     expect(record.budget.left.usd).toBeCloseTo(1 - requests * USD_PER_REQUEST, 6);
     expect(record.tree_spent).toMatchObject({ tokens: requests * TOKENS_PER_REQUEST, runs: 1 });
+    expect(text(result)).toContain(`budget left: $${record.budget.left.usd} of $1`);
     const entry = ledgerOf(server, record.run_id).runs[record.run_id];
     expect(entry).toMatchObject({ settled: true, spent: { tokens: requests * TOKENS_PER_REQUEST } });
     // The CLI says it too: the runs list has a cost column, status the budget.

@@ -5,9 +5,22 @@ import type { RunRecord } from '../record.js';
 
 const ERROR_STATUSES = new Set<RunRecord['status']>(['failed', 'timed_out', 'interrupted']);
 
+/** What is left of the run's own budget, in a line, so that a parent agent reading the text knows before it spawns more. */
+function budgetLine(record: RunRecord): string {
+  const budget = record.budget;
+  if (!budget) return '';
+  const left = [
+    budget.usd !== null ? `$${budget.left.usd} of $${budget.usd}` : '',
+    budget.tokens !== null ? `${budget.left.tokens} of ${budget.tokens} tokens` : '',
+    budget.turns !== null ? `${budget.left.turns} of ${budget.turns} turns` : '',
+    budget.runs !== null ? `${budget.left.runs} of ${budget.runs} runs` : '',
+  ].filter(Boolean);
+  return `\nbudget left: ${left.join(', ') || 'no limit but time'}${budget.deadline ? ` (until ${budget.deadline})` : ''}`;
+}
+
 export function summarize(record: RunRecord): string {
   const head = `run ${record.run_id} (runtime ${record.runtime}${record.model ? `, model ${record.model}` : ''})`;
-  const warnings = record.warnings.length ? `\nwarnings:\n- ${record.warnings.join('\n- ')}` : '';
+  const warnings = `${record.warnings.length ? `\nwarnings:\n- ${record.warnings.join('\n- ')}` : ''}${budgetLine(record)}`;
   switch (record.status) {
     case 'queued':
     case 'running':
