@@ -191,7 +191,8 @@ export class BudgetLedger {
   }): Promise<Reservation | undefined> {
     const { runId, parentRun, rootRun, requested, hold } = input;
     const asks = Object.values(requested).some((value) => value !== undefined);
-    if (!asks && !this.has(rootRun)) return Promise.resolve(undefined);
+    // A root spawn starts a new tree: no ledger can have it yet.
+    if (!asks && (parentRun === null || !this.has(rootRun))) return Promise.resolve(undefined);
     return this.change(rootRun, (found) => {
       const data: LedgerData = found ?? { root: rootRun, runs: {}, exhausted: {}, warned: {} };
       const above = parentRun ? chainOf(data, parentRun) : [];
