@@ -46,6 +46,8 @@ export type AgentEvent =
   | { readonly type: 'request'; readonly request_id: string; readonly kind: string; readonly what: string; readonly chain: readonly string[] }
   /** A request of the run was decided, and by whom. */
   | { readonly type: 'decision'; readonly request_id: string; readonly decision: string; readonly decided_by: string }
+  /** The agent's plan for the turn, as it stands (ACP agents send it whole on each change). */
+  | { readonly type: 'plan'; readonly entries: ReadonlyArray<{ readonly content: string; readonly status: string }> }
   /** A budget the run is under passed 80% (warning), or was spent and stops the runs under it (exhausted). */
   | { readonly type: 'budget'; readonly level: 'warning' | 'exhausted'; readonly message: string };
 
@@ -91,6 +93,8 @@ export function describeEvent(event: AgentEvent): string {
       return `needs a decision (${event.request_id}, chain ${event.chain.join(' → ')}): ${clip(event.what, 100)}`;
     case 'decision':
       return `request ${event.request_id}: ${event.decision} (${event.decided_by})`;
+    case 'plan':
+      return `plan: ${clip(event.entries.map((entry) => `[${entry.status}] ${entry.content}`).join('; '))}`;
     case 'budget':
       return `budget ${event.level === 'warning' ? 'warning' : 'exhausted'}: ${event.message}`;
   }

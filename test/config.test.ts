@@ -86,13 +86,13 @@ model_tiers:
 
   it('names an unknown adapter and lists the valid adapters', () => {
     expect(errorLines(runtimeYaml('x', 'adapter: nope\ncommand: c'))).toEqual([
-      'fracta.yaml: agents.agent_runtimes.x.adapter: unknown adapter "nope" (use command, claude, codex, opencode, gemini)',
+      'fracta.yaml: agents.agent_runtimes.x.adapter: unknown adapter "nope" (use command, claude, codex, opencode, gemini, acp)',
     ]);
   });
 
   it('says the adapter is required when a runtime has none', () => {
     expect(errorLines(runtimeYaml('x', 'command: c'))).toEqual([
-      'fracta.yaml: agents.agent_runtimes.x.adapter: is required (use command, claude, codex, opencode, gemini)',
+      'fracta.yaml: agents.agent_runtimes.x.adapter: is required (use command, claude, codex, opencode, gemini, acp)',
     ]);
   });
 

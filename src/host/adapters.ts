@@ -9,6 +9,7 @@ import { codexAdapter } from './codex/adapter.js';
 import { commandAdapter } from './command/adapter.js';
 import { geminiAdapter } from './gemini/adapter.js';
 import { opencodeAdapter } from './opencode/adapter.js';
+import { acpAdapter } from './acp/adapter.js';
 
 const adapters = new Map<string, AdapterDefinition>([
   [commandAdapter.name, commandAdapter],
@@ -16,6 +17,7 @@ const adapters = new Map<string, AdapterDefinition>([
   [codexAdapter.name, codexAdapter],
   [opencodeAdapter.name, opencodeAdapter],
   [geminiAdapter.name, geminiAdapter],
+  [acpAdapter.name, acpAdapter],
 ]);
 
 export function findAdapter(name: string): AdapterDefinition | undefined {

@@ -4,7 +4,7 @@
  */
 import { FractaError, type ErrorCode } from '../errors.js';
 import type { Capabilities, Tier } from '../vocabulary.js';
-import type { Result, StreamParser } from '../events.js';
+import type { AgentEvent, Result, StreamParser } from '../events.js';
 import type { AdapterSchema, RuntimeConfig } from '../config/runtime.js';
 import type { WorkspaceFile } from '../workspace/files.js';
 
@@ -49,6 +49,39 @@ export interface StreamSpec extends CommandSpec {
   readonly parser: StreamParser;
   /** The stdin text that carries one user message (the first prompt included). */
   readonly encodeMessage?: (text: string) => string;
+  /** A session spoken over a protocol (ACP): it reads stdout and writes stdin itself, the parser is unused. */
+  readonly protocol?: SessionProtocol;
+  /** One turn, then the session is closed: a batch run of a CLI that only speaks a protocol. */
+  readonly singleTurn?: boolean;
+}
+
+/**
+ * What a CLI that speaks a protocol on stdio (ACP) is given: fracta is its client, writing as much as
+ * it reads. The runs layer makes one for each process of a run.
+ */
+export interface ProtocolIo {
+  /** Writes to the agent's stdin. */
+  write(text: string): Promise<void>;
+  /** Hands fracta one of the run's events (a `result` ends the turn). */
+  emit(event: AgentEvent): void;
+  /** A permission the agent asks for that the runtime's own allow-list does not give: fracta's approvals decide (fail closed). */
+  permission(tool: string, input: unknown): Promise<boolean>;
+  /** Closes the agent's stdin: its cue to exit. */
+  endInput(): void;
+}
+
+/** A live session driven over a protocol (StreamSpec.protocol): a fresh one per process. */
+export interface SessionProtocol {
+  /** The process runs: set up the session, then send the first prompt. */
+  start(io: ProtocolIo): void;
+  /** One line of the agent's stdout. */
+  line(line: string): void;
+  /** The next user message. */
+  prompt(text: string): void;
+  /** Asks the agent to stop the turn under way (before fracta stops its process tree). */
+  cancel(): Promise<void>;
+  /** Ends the session and the agent's input. */
+  close(): void;
 }
 
 /** Whether a planned command is a live session's (parsed line by line) rather than a batch run's. */
@@ -66,6 +99,8 @@ export interface CommandInput {
   readonly allowedTools: readonly string[] | undefined;
   /** Give the child fracta (and the runtime's MCP servers) over MCP. */
   readonly agentMcp: boolean;
+  /** fracta's own server for the child, with agentMcp (for a host that passes servers in its command or protocol, not in a file). */
+  readonly fractaServer?: McpServerEntry | undefined;
   /** The child's environment, for checks that depend on it. */
   readonly env: Readonly<Record<string, string>>;
   /**

@@ -57,7 +57,7 @@ function spendOfTurn(event: Extract<AgentEvent, { type: 'usage' }>, usage: Usage
  */
 function spentWhole(run: Run, record: RunRecord): boolean {
   if (record.status === 'succeeded' || record.started_at === null) return true;
-  return record.stream ? run.session?.awaitingInput === true : record.usage !== null || record.cost_usd !== null;
+  return run.session ? run.session.awaitingInput : record.usage !== null || record.cost_usd !== null;
 }
 
 export class TreeBudgets {
@@ -225,8 +225,8 @@ export class TreeBudgets {
   async settle(run: Run, record: RunRecord): Promise<RunRecord> {
     const tracked = this.tracked.get(run.runId);
     this.tracked.delete(run.runId);
-    const streamed = record.stream;
-    const spend = tracked && streamed ? tracked.spend : spendOfRecord(record, run.plan);
+    // A streamed run (a batch run over a protocol too) spent what its turns' usage said.
+    const spend = tracked && run.session ? tracked.spend : spendOfRecord(record, run.plan);
     run.record = { ...record, spent: spend };
     if (!tracked?.reservation) return run.record;
     await tracked.charging;

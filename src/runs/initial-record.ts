@@ -87,7 +87,8 @@ export function initialRecord(plan: SpawnPlan, store: RunStore, maskedTask: stri
     // between leaves a record through which the next start finds a Job and deletes it.
     ...plan.target.place,
     git: gitSummary(plan),
-    stream: isStreamSpec(plan.command),
+    // A batch run over a protocol is streamed inside, but takes no messages.
+    stream: isStreamSpec(plan.command) && plan.command.singleTurn !== true,
     awaiting_input: false,
     turns_done: 0,
     events_path: isStreamSpec(plan.command) ? store.eventsPath(runId) : null,

@@ -27,6 +27,14 @@ import { settleWorkspace } from './settle-workspace.js';
 import { writeFailure, type RunStore } from './store.js';
 import { TreeBudgets } from './budgets.js';
 
+/** How long an agent spoken to over a protocol has to stop its turn when asked (session/cancel), before its process tree is stopped. */
+const PROTOCOL_CANCEL_MS = 1_000;
+
+/** Whether a run's permission requests are raised on its record: its agent has fracta over MCP, or speaks a protocol that asks fracta. */
+function asksAbove(plan: SpawnPlan): boolean {
+  return plan.request.agent_mcp === true || (isStreamSpec(plan.command) && plan.command.protocol !== undefined);
+}
+
 export interface RunnerOptions {
   /** Grace for runs of other processes, which this one has no plan for. */
   readonly killGraceMs?: number;
@@ -59,7 +67,7 @@ export class Runner {
       (run, message) => this.send(run.runId, message),
     );
     this.budgets = new TreeBudgets(store.home, { active: () => [...this.active.values()], stop: (run, message) => void this.stopForBudget(run, message) });
-    this.pending = new PendingWatch(store, () => [...this.active.values()].filter((run) => run.plan.request.agent_mcp === true && run.job !== undefined && run.phase !== 'ending' && run.phase !== 'ended'));
+    this.pending = new PendingWatch(store, () => [...this.active.values()].filter((run) => asksAbove(run.plan) && run.job !== undefined && run.phase !== 'ending' && run.phase !== 'ended'));
   }
 
   activeCount(): number {
@@ -129,7 +137,7 @@ export class Runner {
     run.session?.attach(job);
     void this.watch(run, job);
     if (run.session) this.inboxes.watch();
-    if (plan.request.agent_mcp) this.pending.watch();
+    if (asksAbove(plan)) this.pending.watch();
     // A cancel or a shutdown that came while the process was starting takes effect now.
     if (this.closing) void this.stop(run, 'shutdown');
     else if (this.store.cancelRequested(plan.runId)) void this.stop(run, 'cancel');
@@ -193,7 +201,7 @@ export class Runner {
     // changes are read, its workspace removed and its record written.
     if (run.beginEnding()) this.queue.release(run);
     // The last decisions may have landed since the owner last looked (the agent acts on its answer at once).
-    const asked = run.plan.request.agent_mcp ? await endOfRequests(this.store, run.runId) : { requests: record.requests };
+    const asked = asksAbove(run.plan) ? await endOfRequests(this.store, run.runId) : { requests: record.requests };
     // An ended run asks nothing: what its agent asked and nobody decided goes with it.
     let final = await settleWorkspace(run.plan, { ...record, ...asked, needs_input: false, pending_requests: [] }, prepared);
     // What it spent, settled once; a budget that spends stops the runs under it.
@@ -210,8 +218,8 @@ export class Runner {
 
   private stop(run: Run, reason: StopReason): Promise<void> {
     return run.beginStop(reason, (job) => {
-      // A closed session finishes by itself; one that lingers past the grace is killed.
-      if ((reason !== 'close' && reason !== 'idle') || !run.session) return job.terminate();
+      // An agent spoken to over a protocol (ACP) is asked to stop its turn first, briefly; then its process tree goes.
+      if ((reason !== 'close' && reason !== 'idle') || !run.session) return (run.session?.cancelTurn(PROTOCOL_CANCEL_MS) ?? Promise.resolve()).then(() => job.terminate());
       run.session.close();
       return Promise.race([
         job.exited.then(() => true),
@@ -246,6 +254,7 @@ export class Runner {
   async send(runId: string, message: string): Promise<RunRecord> {
     const run = this.active.get(checkRunId(runId));
     if (!run?.session) return sendElsewhere(this.store, runId, message);
+    if (!run.record.stream) throw new FractaError('session_closed', `run ${runId} is not a live session: spawn with stream: true to send it messages`, 'run_id');
     if (run.phase === 'stopping' || run.phase === 'ending' || run.phase === 'ended') throw new FractaError('session_closed', `run ${runId} is closing and takes no more messages`);
     if (run.session.live) {
       await run.session.send(message);

@@ -16,6 +16,8 @@ export interface SessionHooks {
   onTurnDone(result: Result): void;
   /** The session wants the run stopped: a turn ran out of time, or nobody sent a message. */
   onExpired(reason: 'timeout' | 'idle'): void;
+  /** A protocol session's agent asks for a permission its runtime does not give. */
+  onPermission?(tool: string, input: unknown): Promise<boolean>;
 }
 
 export class LiveSession {
@@ -36,19 +38,35 @@ export class LiveSession {
 
   /** Whether follow-ups go to the same process's stdin (else each turn is a new process). */
   get live(): boolean {
-    return this.spec.encodeMessage !== undefined;
+    return this.spec.encodeMessage !== undefined || this.spec.protocol !== undefined;
   }
 
-  /** Called once a turn's process runs (the first carries the task). */
+  /** Called once a turn's process runs (the first carries the task); a protocol session starts talking now. */
   attach(job: RunningJob, spec: StreamSpec = this.spec): void {
     this.job = job;
     this.spec = spec;
     this.armTurnTimer();
+    spec.protocol?.start({
+      write: (text) => job.write(text),
+      emit: (event) => this.record(event),
+      permission: (tool, input) => this.hooks.onPermission?.(tool, input) ?? Promise.resolve(false),
+      endInput: () => job.endInput(),
+    });
   }
 
   line(line: string): void {
     if (!line.trim()) return;
-    for (const event of this.spec.parser.line(line)) this.record(event);
+    if (this.spec.protocol) this.spec.protocol.line(line);
+    else for (const event of this.spec.parser.line(line)) this.record(event);
+  }
+
+  /** A protocol session: asks the agent to stop its turn, bounded (the process tree is stopped after, either way). */
+  async cancelTurn(withinMs: number): Promise<void> {
+    const protocol = this.spec.protocol;
+    if (!protocol) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([protocol.cancel().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    clearTimeout(timer);
   }
 
   private record(event: AgentEvent): void {
@@ -85,13 +103,15 @@ export class LiveSession {
   async send(text: string): Promise<void> {
     this.beginTurn(text);
     this.armTurnTimer();
-    await this.job!.write(this.spec.encodeMessage!(text));
+    if (this.spec.protocol) this.spec.protocol.prompt(text);
+    else await this.job!.write(this.spec.encodeMessage!(text));
   }
 
   /** Ends the session's input; the CLI finishes and exits. */
   close(): void {
     this.dispose();
-    this.job?.endInput();
+    if (this.spec.protocol) this.spec.protocol.close();
+    else this.job?.endInput();
   }
 
   dispose(): void {

@@ -13,6 +13,8 @@ import type { Run } from './run.js';
 import { LiveSession } from './session.js';
 import type { RunStore } from './store.js';
 import { applyResult } from './terminal.js';
+import { askAbove } from './ask.js';
+import { maskSecrets } from '../secrets.js';
 
 /** A turn's result may come a moment before its process is gone: how long a message waits for that. */
 const HANDOVER_MS = 1_000;
@@ -21,9 +23,12 @@ const HANDOVER_MS = 1_000;
  * The session of a streamed run. `takesMessages` is false where the run ends with its one turn (a
  * pod has no stdin, and its session ends with it): nobody is told to send.
  */
-export function openSession(run: Run, spec: StreamSpec, store: RunStore, takesMessages: boolean, onExpired: (reason: 'timeout' | 'idle') => void): LiveSession {
+export function openSession(run: Run, spec: StreamSpec, store: RunStore, multiTurn: boolean, onExpired: (reason: 'timeout' | 'idle' | 'close') => void): LiveSession {
   const { plan } = run;
   const log = new EventLog(store.eventsPath(plan.runId), plan.childEnv.secrets);
+  // A batch run over a protocol is a session of one turn, closed when its turn is done.
+  const takesMessages = multiTurn && spec.singleTurn !== true;
+  const mask = (text: string) => maskSecrets(text, plan.childEnv.secrets);
   return new LiveSession(spec, log, { turnTimeoutMs: plan.timeoutS * 1000, idleMs: plan.sessionIdleMs }, {
     onEvent: (event) => {
       if (event.type === 'init' && event.session_id && run.record.resume_token === null) run.update({ resume_token: event.session_id });
@@ -39,8 +44,11 @@ export function openSession(run: Run, spec: StreamSpec, store: RunStore, takesMe
       }
       run.update({ ...applyResult(run.record, result, plan.childEnv.secrets), awaiting_input: takesMessages, turns_done: session.turnsDone });
       if (takesMessages) run.turnEnded();
+      else if (spec.singleTurn) onExpired('close');
     },
     onExpired,
+    // The runtime's allow-list said nothing: its approvals decide, then the chain above, then the timeout (deny).
+    onPermission: async (tool, input) => (await askAbove(store, plan.runId, plan.approvals, { kind: 'permission', tool, input }, mask)).decision === 'allow',
   });
 }
 

@@ -13,7 +13,7 @@ import { MIN_SECRET_LENGTH } from '../secrets.js';
 import { findCommand } from '../executor/which.js';
 import type { BootstrapFile, CommandInput, CommandSpec, McpServerEntry, StreamSpec } from '../host/host.js';
 import { bootstrapTask } from '../host/bootstrap.js';
-import { approvalPolicy } from '../config/approvals.js';
+import { approvalPolicy, type ApprovalPolicy } from '../config/approvals.js';
 import { RuntimeRegistry, type ResolvedRuntime } from '../host/registry.js';
 import type { SpawnRequest } from '../requests.js';
 import type { Usage } from '../events.js';
@@ -70,6 +70,8 @@ export interface SpawnPlan {
   /** Where the run goes: this machine, or (its settings bound in) a cluster. */
   readonly target: RunTarget;
   readonly budget: PlannedBudget;
+  /** The runtime's approvals: what decides a permission fracta is asked for (an ACP agent's, or over MCP). */
+  readonly approvals: ApprovalPolicy;
 }
 
 /** The request's needs that a host must have, and how to say that it does not. */
@@ -162,6 +164,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
 
   const choice = resolveModel(runtime, request.model, request.tier);
   if (choice.warning) warnings.push(choice.warning);
+  const approvals = approvalPolicy(config, runtime.name);
   const budget = planBudget(config, runtime, request.budget, choice.model, host, resume?.usage);
   const childEnv = resolveChildEnv(runtime, context.env, {
     inherit: runtime.inheritEnv ?? config.inheritEnv,
@@ -208,6 +211,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   const lineageEnv = chainEnv(runId, lineage.rootRun, lineage.depth);
   // On a cluster the command is built for the pod (its workspace, no local environment).
   const env: Record<string, string> = cluster ? lineageEnv : { ...childEnv.env, [FRACTA_ENV.HOME]: context.home, ...lineageEnv };
+  const fractaServer = request.agent_mcp ? fractaServerFor(runId, lineage, context.home, config.source) : undefined;
   const input: CommandInput = {
     prompt: bootstrap.initialPrompt,
     model: choice.model,
@@ -215,8 +219,9 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     workdir: cluster?.workdir ?? workdir,
     allowedTools: request.allowed_tools,
     agentMcp: request.agent_mcp === true,
+    fractaServer,
     env,
-    toolWaitS: approvalPolicy(config, runtime.name).timeoutS,
+    toolWaitS: approvals.timeoutS,
   };
   const command = request.stream ? host.buildStreamCommand(input) : host.buildBatchCommand(input);
   warnings.push(...(command.warnings ?? []));
@@ -247,7 +252,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     bootstrap,
     command: { ...command, command: executable },
     commandInput: input,
-    fractaServer: request.agent_mcp ? fractaServerFor(runId, lineage, context.home, config.source) : undefined,
+    fractaServer,
     childEnv: { ...childEnv, env: childProcessEnv },
     timeoutS,
     killGraceMs: config.killGraceS * 1000,
@@ -260,5 +265,6 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     warnings,
     target,
     budget,
+    approvals,
   };
 }
