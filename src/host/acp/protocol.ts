@@ -8,7 +8,7 @@
  */
 import { ClientApp, PROTOCOL_VERSION, RequestError, type AnyMessage, type ClientConnection } from '@agentclientprotocol/sdk';
 import type { ErrorCode } from '../../errors.js';
-import type { Result } from '../../events.js';
+import type { Result, Usage } from '../../events.js';
 import type { McpServerEntry, ProtocolIo, SessionProtocol } from '../host.js';
 import { VERSION } from '../../version.js';
 import { TurnReader } from './updates.js';
@@ -33,6 +33,28 @@ type PermissionOption = { optionId: string; kind: string };
 
 function failure(code: ErrorCode, message: string, sessionId: string | undefined): Result {
   return { output: '', isError: true, errorCode: code, errorMessage: message, warnings: [], ...(sessionId ? { resumeToken: sessionId } : {}) };
+}
+
+/** What session/prompt answers: the stop reason, and a turn's usage where the agent says it. */
+interface PromptAnswer {
+  readonly stopReason: string;
+  /** ACP's draft field (opencode sends it). */
+  readonly usage?: Record<string, unknown> | null;
+  /** gemini's: `_meta.quota.token_count` {input_tokens, output_tokens}. */
+  readonly _meta?: { readonly quota?: { readonly token_count?: Record<string, unknown> } } | null;
+}
+
+const num = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+/** The turn's tokens, from ACP's draft `usage` or from gemini's `_meta.quota`; undefined when the agent says none. */
+function turnUsage(response: PromptAnswer): Usage | undefined {
+  const usage = response.usage;
+  if (usage && typeof usage.inputTokens === 'number') {
+    return { input_tokens: num(usage.inputTokens), output_tokens: num(usage.outputTokens) + num(usage.thoughtTokens), cache_read_input_tokens: num(usage.cachedReadTokens), cache_creation_input_tokens: num(usage.cachedWriteTokens) };
+  }
+  const quota = response._meta?.quota?.token_count;
+  if (quota && typeof quota.input_tokens === 'number') return { input_tokens: num(quota.input_tokens), output_tokens: num(quota.output_tokens) };
+  return undefined;
 }
 
 export class AcpSession implements SessionProtocol {
@@ -134,7 +156,7 @@ export class AcpSession implements SessionProtocol {
         const text = await this.nextPrompt();
         if (text === undefined) return;
         this.reader = new TurnReader();
-        const response = (await agent.request('session/prompt', { sessionId: this.sessionId, prompt: [{ type: 'text', text }] })) as { stopReason: string; usage?: Record<string, unknown> | null };
+        const response = (await agent.request('session/prompt', { sessionId: this.sessionId, prompt: [{ type: 'text', text }] })) as PromptAnswer;
         this.onTurnEnd(response);
       }
     } catch (error) {
@@ -172,17 +194,10 @@ export class AcpSession implements SessionProtocol {
     this.io!.emit({ type: 'usage', usage: {}, cost_usd: turn, turns: 0 });
   }
 
-  private onTurnEnd(response: { stopReason: string; usage?: Record<string, unknown> | null }): void {
+  private onTurnEnd(response: PromptAnswer): void {
     const io = this.io!;
-    const usage = response.usage;
-    if (usage && typeof usage.inputTokens === 'number') {
-      const num = (value: unknown) => (typeof value === 'number' ? value : 0);
-      io.emit({
-        type: 'usage',
-        usage: { input_tokens: num(usage.inputTokens), output_tokens: num(usage.outputTokens) + num(usage.thoughtTokens), cache_read_input_tokens: num(usage.cachedReadTokens), cache_creation_input_tokens: num(usage.cachedWriteTokens) },
-        turns: 1,
-      });
-    }
+    const usage = turnUsage(response);
+    if (usage) io.emit({ type: 'usage', usage, turns: 1 });
     const warnings = this.warnings.splice(0);
     const base = { output: this.reader.text, warnings, ...(this.sessionId ? { resumeToken: this.sessionId } : {}) };
     let result: Result;

@@ -1,0 +1,198 @@
+/**
+ * The ACP host with the real agents, pinned dev dependencies, against scripted model servers on
+ * 127.0.0.1: `opencode acp` (OpenAI chat API) and `gemini --acp` (Gemini API). For each: a batch run,
+ * a live session of two turns, agent MCP (the child calls fracta's `runtimes` and the result reaches
+ * the model), a permission allowed and one denied, cancel mid-turn with nothing left running, and
+ * (opencode) a resume in a new fracta process. What each agent did is in test/fixtures/acp/NOTES.md.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectServer, onCleanup, ROOT, runCleanups, startServer, structured, until, untilEnded, type Server } from './helpers/harness.js';
+import { runProcessGroups } from '../src/runs/run-process.js';
+import { startOpenAIChatServer, type ChatRequest, type ChatServer } from './model-server/openai-chat.js';
+import { startGeminiServer, type GeminiRequest, type GeminiServer } from './model-server/gemini.js';
+
+afterEach(runCleanups);
+
+const OPENCODE = path.join(ROOT, 'node_modules/opencode-linux-x64/bin/opencode');
+const GEMINI = path.join(ROOT, 'node_modules/.bin/gemini');
+const CALL = { timeout: 120_000 };
+const USAGE = { input_tokens: 1000, output_tokens: 50 };
+
+/** What both scripted models do: call fracta's runtimes tool on CALL-RUNTIMES, a shell command on RUN-SHELL, wait on SLOW. */
+function script<R extends { lastUserText: string; toolNames: string[]; toolResults: unknown[] }>(shell: string, shellInput: (command: string) => unknown) {
+  return (req: R) => {
+    const text = req.lastUserText;
+    if (req.toolResults.length > 0) return undefined; // the server's default: FAKE-OK: tool result: ...
+    if (text.includes('CALL-RUNTIMES')) {
+      const tool = req.toolNames.find((name) => /runtimes$/.test(name));
+      return tool ? { type: 'tool_use' as const, name: tool, input: {} } : { type: 'text' as const, text: `NO-RUNTIMES-TOOL among ${req.toolNames.join(',')}` };
+    }
+    if (text.includes('RUN-SHELL')) return { type: 'tool_use' as const, name: shell, input: shellInput('touch made-by-shell && echo from-the-shell') };
+    if (text.includes('SLOW')) return { type: 'text' as const, text: 'too late', delayMs: 60_000 };
+    return undefined;
+  };
+}
+
+function toolResultTexts(requests: Array<{ toolResults: Array<{ content: string }> }>): string {
+  return requests.flatMap((req) => req.toolResults.map((result) => result.content)).join('\n');
+}
+
+/** Nothing of the run is left: no process with its FRACTA_RUN_ID. */
+async function noneLeft(runId: string): Promise<void> {
+  await until(() => runProcessGroups(runId).length === 0, `every process of run ${runId} to be gone`, 10_000);
+}
+
+interface Agent {
+  readonly server: Server;
+  /** Requests to the model that are the agent's turns (not a title or a router call). */
+  readonly turns: () => Array<{ lastUserText: string; toolResults: Array<{ content: string }>; body: any }>;
+}
+
+async function startOpencode(): Promise<Agent> {
+  const model: ChatServer = await startOpenAIChatServer({ usage: USAGE, reply: script<ChatRequest>('bash', (command) => ({ command, description: 'say it' })) });
+  onCleanup(() => model.close());
+  const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-opencode-acp-'));
+  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const sub of ['home', 'tmp']) fs.mkdirSync(path.join(dir, sub));
+  const provider = { fake: { npm: '@ai-sdk/openai-compatible', name: 'Fake', options: { baseURL: `${model.url}/v1`, apiKey: 'sk-fake' }, models: { 'fake-model': { name: 'Fake' } } } };
+  const env = (permission: Record<string, string>) => ({
+    HOME: `${dir}/home`,
+    TMPDIR: `${dir}/tmp`,
+    XDG_CONFIG_HOME: `${dir}/home/.config`,
+    XDG_DATA_HOME: `${dir}/home/.local/share`,
+    XDG_CACHE_HOME: `${dir}/home/.cache`,
+    XDG_STATE_HOME: `${dir}/home/.local/state`,
+    OPENCODE_DISABLE_AUTOUPDATE: '1',
+    OPENCODE_DISABLE_MODELS_FETCH: '1',
+    OPENCODE_DISABLE_DEFAULT_PLUGINS: '1',
+    npm_config_offline: 'true',
+    OPENCODE_CONFIG_CONTENT: JSON.stringify({ model: 'fake/fake-model', provider, permission }),
+  });
+  // opencode makes its database on first use; runs that start at once race to do it.
+  await promisify(execFile)(OPENCODE, ['session', 'list'], { cwd: dir, env: { ...process.env, ...env({}) }, timeout: 60_000 });
+  const runtime = (name: string, permission: Record<string, string>, extra = '') => `
+    ${name}:
+      adapter: acp
+      command: ${OPENCODE}
+      args: [acp]
+      env: ${JSON.stringify(env(permission))}
+${extra}`;
+  const server = await startServer({
+    config: `
+agents:
+  default_runtime: opencode-acp
+  kill_grace_s: 1
+  agent_runtimes:
+${runtime('opencode-acp', {})}
+${runtime('opencode-acp-ask', { bash: 'ask' }, '      approvals: { rules: [{ tool: "*", decision: allow }] }\n')}
+${runtime('opencode-acp-deny', { bash: 'ask' }, '      approvals: { default: deny }\n')}
+`,
+  });
+  return { server, turns: () => model.messages().filter((req) => !(req as ChatRequest).isTitle) as unknown as Agent['turns'] extends () => infer T ? T : never };
+}
+
+async function startGeminiAcp(): Promise<Agent> {
+  const model: GeminiServer = await startGeminiServer({ usage: USAGE, reply: script<GeminiRequest>('run_shell_command', (command) => ({ command, description: 'say it' })) });
+  onCleanup(() => model.close());
+  const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-gemini-acp-'));
+  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const sub of ['home', 'tmp', 'gemini-home/.gemini']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  const settings = { security: { auth: { selectedType: 'gemini-api-key' } }, privacy: { usageStatisticsEnabled: false }, general: { enableAutoUpdate: false, enableAutoUpdateNotification: false, maxAttempts: 1, retryFetchErrors: false } };
+  fs.writeFileSync(path.join(dir, 'gemini-home/.gemini/settings.json'), JSON.stringify(settings));
+  // Without GEMINI_CLI_TRUST_WORKSPACE gemini never starts the MCP servers it is given.
+  const env = { HOME: `${dir}/home`, TMPDIR: `${dir}/tmp`, GEMINI_CLI_HOME: `${dir}/gemini-home`, GOOGLE_GEMINI_BASE_URL: model.url, GEMINI_API_KEY: 'fake-gemini-key', GEMINI_CLI_TRUST_WORKSPACE: 'true' };
+  const runtime = (name: string, extra = '') => `
+    ${name}:
+      adapter: acp
+      command: ${GEMINI}
+      args: ["--acp"]
+      model: gemini-fake-flash
+      env: ${JSON.stringify(env)}
+${extra}`;
+  const server = await startServer({
+    config: `
+agents:
+  default_runtime: gemini-acp
+  kill_grace_s: 1
+  agent_runtimes:
+${runtime('gemini-acp', '      approvals: { rules: [{ tool: "*", decision: allow }] }\n')}
+${runtime('gemini-acp-deny', '      approvals: { default: deny }\n')}
+`,
+  });
+  return { server, turns: () => model.messages() as unknown as ReturnType<Agent['turns']> };
+}
+
+const AGENTS: Array<[string, () => Promise<Agent>, { ask: string; deny: string }]> = [
+  ['opencode acp', startOpencode, { ask: 'opencode-acp-ask', deny: 'opencode-acp-deny' }],
+  ['gemini --acp', startGeminiAcp, { ask: 'gemini-acp', deny: 'gemini-acp-deny' }],
+];
+
+describe.each(AGENTS)('%s', (_name, start, runtimes) => {
+  it('batch: the model answers, the session id comes back, the spend is what the model served', async () => {
+    const { server, turns } = await start();
+    const record = structured(await server.call('spawn', { task: 'hello over acp', wait_s: 50 }, CALL));
+    expect(record).toMatchObject({ status: 'succeeded', host: 'acp', output: 'FAKE-OK: hello over acp', exit_code: 0 });
+    expect(record.resume_token).toBeTruthy();
+    expect(record.spent.tokens).toBe(turns().length * (USAGE.input_tokens + USAGE.output_tokens));
+  });
+
+  it('a live session of two turns on one process', async () => {
+    const { server, turns } = await start();
+    const first = structured(await server.call('spawn', { task: 'first turn', stream: true, wait_s: 50 }, CALL));
+    expect(first).toMatchObject({ status: 'running', awaiting_input: true, output: 'FAKE-OK: first turn' });
+    const second = structured(await server.call('send', { run_id: first.run_id, message: 'second turn', wait_s: 50 }, CALL));
+    expect(second).toMatchObject({ awaiting_input: true, turns_done: 2, pid: first.pid, output: 'FAKE-OK: second turn' });
+    // The second request carries the first turn: one conversation.
+    expect(JSON.stringify(turns().at(-1)!.body)).toContain('first turn');
+    const closed = structured(await server.call('close', { run_id: first.run_id }, CALL));
+    expect(closed.status).toBe('succeeded');
+    expect(closed.spent.tokens).toBe(turns().length * (USAGE.input_tokens + USAGE.output_tokens));
+  });
+
+  it("agent MCP: the child calls fracta's runtimes, and the tool's result reaches the model", async () => {
+    const { server, turns } = await start();
+    const record = structured(await server.call('spawn', { task: 'CALL-RUNTIMES please', agent_mcp: true, wait_s: 50 }, CALL));
+    expect(record.status).toBe('succeeded');
+    expect(record.output).toMatch(/^FAKE-OK: tool result: /);
+    expect(toolResultTexts(turns())).toMatch(/host acp/);
+  });
+
+  it('a permission allowed by approvals runs the tool; one denied does not', async () => {
+    const { server, turns } = await start();
+    const allowed = structured(await server.call('spawn', { runtime: runtimes.ask, task: 'RUN-SHELL now', wait_s: 50 }, CALL));
+    expect(allowed.status).toBe('succeeded');
+    expect(allowed.requests).toMatchObject([{ kind: 'permission', decision: 'allow', decided_by: 'policy rule *' }]);
+    expect(toolResultTexts(turns())).toContain('from-the-shell');
+    const before = turns().length;
+    const denied = structured(await server.call('spawn', { runtime: runtimes.deny, task: 'RUN-SHELL again', wait_s: 50 }, CALL));
+    expect(denied.requests).toMatchObject([{ kind: 'permission', decision: 'deny', decided_by: 'policy default deny' }]);
+    expect(toolResultTexts(turns().slice(before))).not.toContain('from-the-shell');
+  });
+
+  it('cancel mid-turn: the turn is cancelled and every process of the run is gone', async () => {
+    const { server, turns } = await start();
+    const started = structured(await server.call('spawn', { task: 'SLOW answer', stream: true, wait_s: 0 }, CALL));
+    await until(() => turns().some((req) => req.lastUserText.includes('SLOW')), 'the slow request to reach the model', 60_000);
+    const cancelled = structured(await server.call('cancel', { run_id: started.run_id }, CALL));
+    expect(cancelled.status).toBe('cancelled');
+    await noneLeft(started.run_id);
+  });
+});
+
+describe('opencode acp: resume', () => {
+  it('resumes the session in a new fracta process (session/load): the model gets the earlier turn', async () => {
+    const { server, turns } = await startOpencode();
+    const first = structured(await server.call('spawn', { task: 'remember the word pelican', wait_s: 50 }, CALL));
+    expect(first.status).toBe('succeeded');
+    const next = await connectServer(server.sandbox);
+    const resumed = structured(await next.call('spawn', { task: 'which word?', resume_run: first.run_id, wait_s: 50 }, CALL));
+    expect(resumed).toMatchObject({ status: 'succeeded', resume_token: first.resume_token, output: 'FAKE-OK: which word?' });
+    expect(JSON.stringify(turns().at(-1)!.body)).toContain('remember the word pelican');
+    await untilEnded(next, resumed.run_id);
+  });
+});
+
