@@ -37,6 +37,7 @@ ${acpRuntime('fake-acp-allow', state, '      permissions: { allowed_tools: [exec
 ${acpRuntime('fake-acp-deny', state, '      approvals: { default: deny }\n')}
 ${acpRuntime('fake-acp-auth', state, '      auth_method: fake-key\n', { FAKE_ACP_AUTH: 'required' })}
 ${acpRuntime('fake-acp-noauth', state, '', { FAKE_ACP_AUTH: 'required' })}
+${acpRuntime('fake-acp-dropper', state, '', { FAKE_ACP_DROP_MCP: '1' })}
 `,
   });
 }
@@ -89,10 +90,25 @@ describe('acp host (scripted agent)', () => {
     expect(resumed.output).toContain('remembers: remember the word pelican');
   });
 
-  it('gives its MCP servers to the agent in session/new: fracta\'s own with agent_mcp', async () => {
+  it('gives its MCP servers to the agent in session/new: fracta\'s own with agent_mcp, whose tools work', async () => {
     const server = await startAcp();
     const record = structured(await server.call('spawn', { task: 'which servers?', agent_mcp: true, wait_s: 30 }));
+    expect(record).toMatchObject({ status: 'succeeded' });
     expect(record.output).toContain('servers: fracta');
+    const called = structured(await server.call('spawn', { task: '@call-runtimes', agent_mcp: true, wait_s: 30 }));
+    expect(called.output).toContain('ACP-OK: runtimes said "fake-acp"');
+  });
+
+  it('an agent that drops the MCP servers it is given: a spawn with agent_mcp fails with capability_missing, naming the agent', async () => {
+    const server = await startAcp();
+    const record = structured(await server.call('spawn', { runtime: 'fake-acp-dropper', task: 'which servers?', agent_mcp: true, wait_s: 30 }));
+    expect(record.status).toBe('failed');
+    expect(record.error.code).toBe('capability_missing');
+    expect(record.error.message).toContain('the agent of runtime "fake-acp-dropper"');
+    expect(record.error.message).toContain('did not connect to the fracta MCP server it was given');
+    // Without agent_mcp, nothing is missing.
+    const plain = structured(await server.call('spawn', { runtime: 'fake-acp-dropper', task: 'hello', wait_s: 30 }));
+    expect(plain.status).toBe('succeeded');
   });
 
   it('a permission the allow-list gives is allowed without asking; approvals that deny deny it', async () => {

@@ -15,6 +15,8 @@ import type { FractaOptions } from '../service.js';
 import { VERSION } from '../version.js';
 import { CHILD_TOOL_NAMES, FRACTA_ENV } from '../names.js';
 import { LineTransport } from './transport.js';
+import { markMcpConnected } from '../paths.js';
+import { isRunId } from '../run-id.js';
 
 /**
  * Everything behind the tools: the core (config, hosts, runner), the tool table and its schemas.
@@ -145,6 +147,10 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   // After the handshake: load the core, say early (on stderr) when the config is broken (each tool
   // call reports it too), and recover runs left by a fracta that stopped.
   server.oninitialized = () => {
+    // The fracta given to an agent tells the run's owner at once that the agent connected.
+    const env = options.env ?? process.env;
+    const parent = env[FRACTA_ENV.PARENT_RUN];
+    if (parent && isRunId(parent)) markMcpConnected(env, parent);
     void core().then(
       ({ fracta }) => {
         try {

@@ -12,6 +12,7 @@ import { checkRunId } from '../run-id.js';
 import { isProcessIdentity, processIdentity, type ProcessIdentity } from './identity.js';
 import { readStateFile, readStateFileSync } from '../read-bounded.js';
 import { runRecordSchema, type RunRecord, type RunStatus } from '../record.js';
+import { mcpMarkerPath } from '../paths.js';
 
 let temporaryCount = 0;
 
@@ -311,5 +312,10 @@ export class RunStore {
 
   cancelRequested(id: string): boolean {
     return fs.existsSync(this.cancelMarkerPath(id));
+  }
+
+  /** Whether the agent of a run connected to the fracta it was given. */
+  mcpConnected(id: string): boolean {
+    return fs.existsSync(mcpMarkerPath(this.home, checkRunId(id)));
   }
 }

@@ -7,6 +7,7 @@
 import { FractaError } from '../errors.js';
 import type { RunningJob } from '../executor/backend.js';
 import type { StreamSpec } from '../host/host.js';
+import type { Result } from '../events.js';
 import { sessionBusy } from './cross-process.js';
 import { EventLog } from './event-log.js';
 import type { Run } from './run.js';
@@ -34,22 +35,41 @@ export function openSession(run: Run, spec: StreamSpec, store: RunStore, multiTu
       if (event.type === 'init' && event.session_id && run.record.resume_token === null) run.update({ resume_token: event.session_id });
       run.emit(event);
     },
-    onTurnDone: (result) => {
+    onTurnDone: (turn) => {
       const session = run.session!;
+      const result = session.turnsDone === 1 ? checkMcpConnected(run, spec, store, turn) : turn;
+      // Without the tools it was given, the session goes no further: the check's failure is how it ends.
+      const toolless = result !== turn;
+      session.lastResult = result;
       // A turn ends on its result: a process that lingers after it is not waited for.
       if (!session.live && run.job) {
         const job = run.job;
         const linger = setTimeout(() => void job.terminate(), plan.killGraceMs);
         void job.exited.then(() => clearTimeout(linger));
       }
-      run.update({ ...applyResult(run.record, result, plan.childEnv.secrets), awaiting_input: takesMessages, turns_done: session.turnsDone });
-      if (takesMessages) run.turnEnded();
-      else if (spec.singleTurn) onExpired('close');
+      run.update({ ...applyResult(run.record, result, plan.childEnv.secrets), awaiting_input: takesMessages && !toolless, turns_done: session.turnsDone });
+      if (takesMessages && !toolless) run.turnEnded();
+      else if (spec.singleTurn || toolless) onExpired('close');
     },
     onExpired,
     // The runtime's allow-list said nothing: its approvals decide, then the chain above, then the timeout (deny).
     onPermission: async (tool, input) => (await askAbove(store, plan.runId, plan.approvals, { kind: 'permission', tool, input }, mask)).decision === 'allow',
   });
+}
+
+/**
+ * Some ACP agents silently drop the MCP servers they are given. The fracta given to the agent says
+ * when the agent connected; one that has not by the end of its first turn never got fracta's tools,
+ * and a spawn that asked for them (agent_mcp) fails, with the first turn's answer kept.
+ */
+function checkMcpConnected(run: Run, spec: StreamSpec, store: RunStore, result: Result): Result {
+  if (!spec.protocol || run.plan.request.agent_mcp !== true || store.mcpConnected(run.runId)) return result;
+  return {
+    ...result,
+    isError: true,
+    errorCode: 'capability_missing',
+    errorMessage: `the agent of runtime "${run.plan.resolved.runtime.name}" (${spec.command}) did not connect to the fracta MCP server it was given (agent_mcp) by the end of its first turn: it dropped the server, so it has none of fracta's tools. Check that the agent takes MCP servers over ACP (gemini --acp needs GEMINI_CLI_TRUST_WORKSPACE=true in the runtime's env), or spawn without agent_mcp`,
+  };
 }
 
 /** The next turn of a session without live input: a new process resuming the session, handed to the watcher. */
