@@ -121,6 +121,12 @@ agents:
   agent_runtimes:
 ${runtime('gemini-acp', '      approvals: { rules: [{ tool: "*", decision: allow }] }\n')}
 ${runtime('gemini-acp-deny', '      approvals: { default: deny }\n')}
+    gemini-acp-untrusted:
+      adapter: acp
+      command: ${GEMINI}
+      args: ["--acp"]
+      model: gemini-fake-flash
+      env: ${JSON.stringify({ ...env, GEMINI_CLI_TRUST_WORKSPACE: undefined })}
 `,
   });
   return { server, turns: () => model.messages() as unknown as ReturnType<Agent['turns']> };
@@ -180,6 +186,16 @@ describe.each(AGENTS)('%s', (_name, start, runtimes) => {
     const cancelled = structured(await server.call('cancel', { run_id: started.run_id }, CALL));
     expect(cancelled.status).toBe('cancelled');
     await noneLeft(started.run_id);
+  });
+});
+
+describe('gemini --acp: a dropped server', () => {
+  it('without GEMINI_CLI_TRUST_WORKSPACE gemini silently never starts the servers it is given: agent_mcp fails with capability_missing', async () => {
+    const { server } = await startGeminiAcp();
+    const record = structured(await server.call('spawn', { runtime: 'gemini-acp-untrusted', task: 'hello', agent_mcp: true, wait_s: 50 }, CALL));
+    expect(record.status).toBe('failed');
+    expect(record.error.code).toBe('capability_missing');
+    expect(record.error.message).toContain('GEMINI_CLI_TRUST_WORKSPACE=true');
   });
 });
 
