@@ -179,7 +179,7 @@ model_tiers:
 
   it('names a default_runtime that is not defined and lists the runtimes there are', () => {
     const yaml = `${runtimeYaml('x', 'adapter: command\ncommand: c')}  default_runtime: ghost\n`;
-    expect(errorLines(yaml)).toEqual(['fracta.yaml: agents.default_runtime: unknown runtime "ghost" (use claude, codex, gemini, opencode, x)']);
+    expect(errorLines(yaml)).toEqual(['fracta.yaml: agents.default_runtime: unknown runtime "ghost" (use claude, codex, gemini, opencode, gemini-acp, opencode-acp, x)']);
   });
 
   it('reports a non-positive timeout_s with its field', () => {
@@ -280,7 +280,7 @@ describe('parsing valid configs', () => {
     const config = parseConfig({}, null, ADAPTERS);
     expect(config.source).toBeNull();
     expect(config.defaultRuntime).toBe('claude');
-    expect([...config.runtimes.keys()]).toEqual(['claude', 'codex', 'gemini', 'opencode']);
+    expect([...config.runtimes.keys()]).toEqual(['claude', 'codex', 'gemini', 'opencode', 'gemini-acp', 'opencode-acp']);
     const claude = config.runtimes.get('claude')!;
     expect(claude.adapter).toBe('claude');
     expect(claude.model).toBe('sonnet');
@@ -301,7 +301,7 @@ describe('parsing valid configs', () => {
       `${runtimeYaml('echo', 'adapter: command\ncommand: echo\nargs: ["{prompt}"]\nprompt_via: arg')}  default_runtime: echo\n`,
       FILE, ADAPTERS,
     );
-    expect([...config.runtimes.keys()].sort()).toEqual(['claude', 'codex', 'echo', 'gemini', 'opencode']);
+    expect([...config.runtimes.keys()].sort()).toEqual(['claude', 'codex', 'echo', 'gemini', 'gemini-acp', 'opencode', 'opencode-acp']);
     expect(config.defaultRuntime).toBe('echo');
     expect(config.runtimes.get('claude')?.model).toBe('sonnet');
   });
