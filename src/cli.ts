@@ -161,12 +161,15 @@ const COMMANDS: Record<string, Command> = {
   },
   runtimes: {
     summary: 'List runtimes: host, tier, capabilities, models, and whether the CLI is installed',
-    usage: 'fracta runtimes [--json] [--config PATH]',
-    options: { ...common, json: { type: 'boolean' } },
+    usage: 'fracta runtimes [--probe] [--json] [--config PATH]\n  --probe   starts each ACP agent once, asks what it can (initialize), keeps the answer',
+    options: { ...common, json: { type: 'boolean' }, probe: { type: 'boolean' } },
     positionals: 0,
     async run(values) {
       const fracta = await service(values);
       const config = fracta.config();
+      if (values.probe) {
+        for (const probe of await fracta.probe()) if (probe.error) process.stderr.write(`fracta: runtime ${probe.runtime}: ${probe.error}\n`);
+      }
       const runtimes = fracta.runtimes();
       if (values.json) json({ default_runtime: config.defaultRuntime, config_source: config.source ?? 'built-in defaults', runtimes });
       else {

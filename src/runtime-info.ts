@@ -1,5 +1,6 @@
 /** What `runtimes` reports of each runtime; the zod schema is the MCP outputSchema. */
 import { z } from 'zod';
+import { probeSchema } from './probes.js';
 import { BACKENDS, CAPABILITIES, MODEL_TIERS, MONEY_SOURCES, TIERS, type Capability } from './vocabulary.js';
 
 export const runtimeInfoSchema = z.object({
@@ -16,6 +17,9 @@ export const runtimeInfoSchema = z.object({
   money: z
     .enum(MONEY_SOURCES)
     .describe("how a run's cost is known, so whether a budget.usd can be held: pricing (fracta.yaml prices its model), reported (its CLI says), built-in (fracta's price table), unknown (a spawn with budget.usd is refused)"),
+  probe: probeSchema
+    .nullable()
+    .describe('for an ACP agent: what it advertised when last probed (fracta runtimes --probe), or null when never probed'),
   env_keys: z.array(z.string()).describe('variables the runtime sets (values are never shown)'),
   backend: z.enum(BACKENDS).describe('where its runs go unless a spawn says otherwise'),
   kubernetes: z

@@ -44,6 +44,9 @@ import { askAbove, decideRequest, type Decided } from './runs/ask.js';
 import { knownSecrets } from './config/env.js';
 import type { RuntimeInfo } from './runtime-info.js';
 import { moneySource } from './budget/pricing.js';
+import { readProbe, type Probe } from './probes.js';
+import { probeAgent } from './runs/probe.js';
+import { resolveChildEnv } from './config/env.js';
 
 export type { LogChunk } from './runs/logs.js';
 
@@ -263,6 +266,7 @@ export class Fracta {
           command,
           command_path: findCommand(command, env.PATH, config.baseDir),
           money: moneySource(runtime.model, host.reportsCost, config.pricing),
+          probe: host.probe ? readProbe(fractaHome(this.env), runtime.name) : null,
           env_keys: Object.keys(runtime.env),
           backend: runtime.backend ?? 'local',
           kubernetes: runtime.kubernetes
@@ -276,6 +280,20 @@ export class Fracta {
             : null,
         };
       });
+  }
+
+  /** Asks every runtime whose agent can say what it can (ACP's initialize), one after another; each answer is kept for `runtimes`. */
+  async probe(): Promise<Probe[]> {
+    const config = this.config();
+    const home = fractaHome(this.env);
+    const probes: Probe[] = [];
+    for (const { runtime, host } of RuntimeRegistry.fromConfig(config).list()) {
+      const probe = host.probe?.();
+      if (!probe) continue;
+      const childEnv = resolveChildEnv(runtime, this.env, { inherit: runtime.inheritEnv ?? config.inheritEnv, secretNames: config.secretEnv });
+      probes.push(await probeAgent({ runtime: runtime.name, probe, env: childEnv.env, secrets: childEnv.secrets, baseDir: config.baseDir }, home, this.backend, config.killGraceS * 1000));
+    }
+    return probes;
   }
 
   /** A run's stdout (or stderr) log, opened for reading, or undefined when there is none (the run must exist). */

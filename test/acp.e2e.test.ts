@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, connectServer, onCleanup, ROOT, runCleanups, startServer, structured, until, untilDecisionNeeded, untilEnded, type RecordContent, type Server } from './helpers/harness.js';
+import { alive, connectServer, onCleanup, ROOT, runCleanups, runCli, startServer, structured, until, untilDecisionNeeded, untilEnded, type RecordContent, type Server } from './helpers/harness.js';
 
 afterEach(runCleanups);
 
@@ -38,6 +38,7 @@ ${acpRuntime('fake-acp-deny', state, '      approvals: { default: deny }\n')}
 ${acpRuntime('fake-acp-auth', state, '      auth_method: fake-key\n', { FAKE_ACP_AUTH: 'required' })}
 ${acpRuntime('fake-acp-noauth', state, '', { FAKE_ACP_AUTH: 'required' })}
 ${acpRuntime('fake-acp-dropper', state, '', { FAKE_ACP_DROP_MCP: '1' })}
+${acpRuntime('fake-acp-noload', state, '', { FAKE_ACP_NO_LOAD: '1' })}
 `,
   });
 }
@@ -176,5 +177,27 @@ describe('acp host (scripted agent)', () => {
     const refused = structured(await server.call('spawn', { task: '@refuse', wait_s: 30 }));
     expect(refused.status).toBe('failed');
     expect(refused.error.code).toBe('agent_error');
+  });
+
+  it('runtimes --probe asks each ACP agent what it can and keeps it; a resume an agent cannot do is refused before anything starts', async () => {
+    const server = await startAcp();
+    const probed = await runCli(['runtimes', '--probe', '--json', '--config', server.sandbox.configPath], { env: server.sandbox.env });
+    expect(probed.code).toBe(0);
+    const byName = Object.fromEntries((JSON.parse(probed.stdout).runtimes as RecordContent[]).map((runtime) => [runtime.name, runtime.probe]));
+    expect(byName['fake-acp']).toMatchObject({ error: null, advertised: { agent: 'fake-acp 1.0.0', load_session: true, auth_methods: ['fake-key'] } });
+    expect(byName['fake-acp-noload'].advertised.load_session).toBe(false);
+    // A runtime that is not ACP is not probed; the built-in gemini-acp's CLI is not on PATH here, or answers.
+    expect(byName.claude).toBeNull();
+    // The MCP tool says the same.
+    const listed = (structured(await server.call('runtimes', {})).runtimes as RecordContent[]).find((runtime) => runtime.name === 'fake-acp-noload')!;
+    expect(listed.probe.advertised.load_session).toBe(false);
+    const first = structured(await server.call('spawn', { runtime: 'fake-acp-noload', task: 'remember', wait_s: 30 }));
+    const runsBefore = fs.readdirSync(path.join(server.sandbox.home, 'runs')).length;
+    const refused = await server.call('spawn', { runtime: 'fake-acp-noload', task: 'again', resume_run: first.run_id, wait_s: 30 });
+    expect(refused.isError).toBe(true);
+    expect(JSON.stringify(refused.content)).toContain('advertises neither loading nor resuming a session');
+    expect(fs.readdirSync(path.join(server.sandbox.home, 'runs')).length).toBe(runsBefore);
+    const text = await runCli(['runtimes', '--config', server.sandbox.configPath], { env: server.sandbox.env });
+    expect(text.stdout).toMatch(/fake-acp: fake-acp 1\.0\.0; load session yes, resume no; auth fake-key \(probed /);
   });
 });

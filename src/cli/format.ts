@@ -37,7 +37,16 @@ export function formatRuntimes(runtimes: RuntimeInfo[], source: string): string 
           r.kubernetes!.env.map((e) => (e.secret_ref ? `${e.name}<-secret ${e.secret_ref.name}/${e.secret_ref.key}` : e.name)).join(' ') || '-'
         }`,
     );
-  return [table(rows), '', `* default runtime. Config: ${source}`, 'COST: how a run\'s cost is known (pricing: fracta.yaml, reported: by the CLI, built-in: fracta\'s table, unknown: budget.usd cannot be held)', ...(k8s.length ? ['Kubernetes settings (for backend: kubernetes, per runtime or per spawn):', ...k8s] : [])].join('\n');
+  const probed = runtimes
+    .filter((r) => r.probe)
+    .map(({ name, probe }) => {
+      const said = probe!.advertised;
+      const what = said
+        ? `${said.agent ?? 'an ACP agent'}; load session ${said.load_session ? 'yes' : 'no'}, resume ${said.resume_session ? 'yes' : 'no'}; auth ${said.auth_methods.join(',') || 'none'}`
+        : `no answer: ${probe!.error}`;
+      return `  ${name}: ${what} (probed ${probe!.probed_at})`;
+    });
+  return [table(rows), '', `* default runtime. Config: ${source}`, ...(probed.length ? ['ACP agents, as last probed (fracta runtimes --probe):', ...probed] : []), 'COST: how a run\'s cost is known (pricing: fracta.yaml, reported: by the CLI, built-in: fracta\'s table, unknown: budget.usd cannot be held)', ...(k8s.length ? ['Kubernetes settings (for backend: kubernetes, per runtime or per spawn):', ...k8s] : [])].join('\n');
 }
 
 export function formatRuns(runs: RunRecord[]): string {

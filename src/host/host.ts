@@ -7,6 +7,7 @@ import type { Capabilities, Tier } from '../vocabulary.js';
 import type { AgentEvent, Result, StreamParser } from '../events.js';
 import type { AdapterSchema, RuntimeConfig } from '../config/runtime.js';
 import type { WorkspaceFile } from '../workspace/files.js';
+import type { Advertised } from '../probes.js';
 
 export type { Capabilities, Tier } from '../vocabulary.js';
 
@@ -190,6 +191,19 @@ export interface Host {
    * (The executor, not the host, owns the process: every run gets the same kill, logs and timeouts.)
    */
   buildStreamCommand(input: CommandInput): StreamSpec;
+  /** For an agent that says what it can when asked (ACP's initialize): how to ask it (`fracta runtimes --probe`). */
+  probe?(): AgentProbe;
+}
+
+/** Asking an agent what it can: the command to start, and the talk that learns it. */
+export interface AgentProbe {
+  readonly command: CommandSpec;
+  /** Starts talking once the process runs. */
+  start(write: (text: string) => Promise<void>): void;
+  /** One line of the agent's stdout. */
+  line(line: string): void;
+  /** What it advertised; rejects when it said something else. */
+  readonly answer: Promise<Advertised>;
 }
 
 /**

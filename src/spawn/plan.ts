@@ -24,6 +24,7 @@ import { chooseBackend, planKubernetes, type ClusterAccess } from './kubernetes.
 import { fractaServerFor, type Lineage, type ParentChain } from './lineage.js';
 import { chainEnv, FRACTA_ENV } from '../names.js';
 import { planBudget, type PlannedBudget } from '../budget/limits.js';
+import { readProbe } from '../probes.js';
 
 /** A session to continue, found by the service from resume_run or resume_token. */
 export interface ResumeTarget {
@@ -150,6 +151,18 @@ function checkChain(context: PlanContext): void {
   }
 }
 
+/** An agent that said, when last probed, that it can neither load nor resume a session is not asked to: refused before anything starts. */
+function refuseUnresumable(resolved: ResolvedRuntime, home: string): void {
+  if (!resolved.host.probe) return;
+  const said = readProbe(home, resolved.runtime.name)?.advertised;
+  if (!said || said.load_session || said.resume_session) return;
+  throw new FractaError(
+    'capability_missing',
+    `runtime "${resolved.runtime.name}" (${said.agent ?? 'an ACP agent'}) advertises neither loading nor resuming a session (as last probed), so it cannot continue one: start a new run instead`,
+    'resume_run',
+  );
+}
+
 export async function planSpawn(request: SpawnRequest, context: PlanContext): Promise<SpawnPlan> {
   const { config } = context;
   const resolved = RuntimeRegistry.fromConfig(config).resolve(request.runtime);
@@ -159,6 +172,7 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
   // What a run on a cluster cannot do is said before anything else is looked up.
   const cluster = chooseBackend(request, runtime) === 'kubernetes' ? await planKubernetes(request, runtime, runId, context.cluster) : undefined;
   const resume = await context.findResume(resolved);
+  if (resume) refuseUnresumable(resolved, context.home);
 
   checkChain(context);
 

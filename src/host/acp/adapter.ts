@@ -9,9 +9,10 @@ import { strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
 import { ruleMatches } from '../../config/approvals.js';
 import type { WorkspaceFile } from '../../workspace/files.js';
-import { OutputParseError, type AdapterDefinition, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions } from '../host.js';
+import { OutputParseError, type AdapterDefinition, type AgentProbe, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions } from '../host.js';
 import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
 import { AcpSession } from './protocol.js';
+import { AcpHandshake } from './handshake.js';
 
 const optionsShape = {
   command: z.string({ error: 'is required: the ACP agent to run (e.g. gemini, with args ["--acp"])' }).min(1),
@@ -82,6 +83,16 @@ class AcpHost implements Host {
 
   buildStreamCommand(input: CommandInput): StreamSpec {
     return this.spec(input, false);
+  }
+
+  probe(): AgentProbe {
+    const handshake = new AcpHandshake();
+    return {
+      command: { command: this.runtime.options.command, args: [...this.runtime.options.args] },
+      start: (write) => handshake.start(write),
+      line: (line) => handshake.line(line),
+      answer: handshake.answer,
+    };
   }
 }
 

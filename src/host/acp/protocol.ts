@@ -142,11 +142,13 @@ export class AcpSession implements SessionProtocol {
         env: Object.entries(entry.env).map(([key, value]) => ({ name: key, value })),
       }));
       if (setup.resumeToken) {
-        if (!init.agentCapabilities?.loadSession) {
-          return this.end(failure('session_not_found', `${setup.agent} does not advertise loading a session (loadSession), so session ${setup.resumeToken} cannot be resumed: start a new run instead`, undefined));
+        const caps = init.agentCapabilities as { loadSession?: boolean; sessionCapabilities?: { resume?: unknown } | null } | undefined;
+        const method = caps?.loadSession ? 'session/load' : caps?.sessionCapabilities?.resume ? 'session/resume' : undefined;
+        if (!method) {
+          return this.end(failure('capability_missing', `${setup.agent} advertises neither loading nor resuming a session, so session ${setup.resumeToken} cannot be continued: start a new run instead`, undefined));
         }
         this.sessionId = setup.resumeToken;
-        await agent.request('session/load', { sessionId: setup.resumeToken, cwd: setup.cwd, mcpServers });
+        await agent.request(method, { sessionId: setup.resumeToken, cwd: setup.cwd, mcpServers });
       } else {
         this.sessionId = ((await agent.request('session/new', { cwd: setup.cwd, mcpServers })) as { sessionId: string }).sessionId;
       }
