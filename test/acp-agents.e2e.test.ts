@@ -144,6 +144,8 @@ describe.each(AGENTS)('%s', (_name, start, runtimes) => {
     expect(record).toMatchObject({ status: 'succeeded', host: 'acp', output: 'FAKE-OK: hello over acp', exit_code: 0 });
     expect(record.resume_token).toBeTruthy();
     expect(record.spent.tokens).toBe(turns().length * (USAGE.input_tokens + USAGE.output_tokens));
+    // The runtime's model reached the model server (gemini: session/set_model; opencode: its config).
+    expect(turns().every((req) => /fake-(model|flash)/.test(String((req as { model?: string }).model ?? req.body?.model)))).toBe(true);
   });
 
   it('a live session of two turns on one process', async () => {
@@ -197,6 +199,22 @@ describe('gemini --acp: a dropped server', () => {
     expect(record.error.code).toBe('capability_missing');
     expect(record.error.message).toContain('GEMINI_CLI_TRUST_WORKSPACE=true');
   });
+});
+
+describe('gemini --acp: resume', () => {
+  it('resumes the session in a new fracta process, in its folder (session/load): the model gets the earlier turn', async () => {
+    const { server, turns } = await startGeminiAcp();
+    const first = structured(await server.call('spawn', { task: 'remember the word heron', wait_s: 50 }, CALL));
+    expect(first.status).toBe('succeeded');
+    // gemini loses a session's history when it is loaded in the UTC minute it was made (its bug, not
+    // timing luck to depend on): the load waits for the next minute.
+    const nextMinute = (Math.floor(Date.parse(first.ended_at) / 60_000) + 1) * 60_000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextMinute - Date.now()) + 500));
+    const next = await connectServer(server.sandbox);
+    const resumed = structured(await next.call('spawn', { task: 'which word?', resume_run: first.run_id, wait_s: 50 }, CALL));
+    expect(resumed).toMatchObject({ status: 'succeeded', resume_token: first.resume_token, workspace: first.workspace, output: 'FAKE-OK: which word?' });
+    expect(JSON.stringify(turns().at(-1)!.body)).toContain('remember the word heron');
+  }, 180_000);
 });
 
 describe('opencode acp: resume', () => {
