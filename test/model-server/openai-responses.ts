@@ -135,7 +135,7 @@ export function defaultReply(req: ModelRequest): Reply {
  * `mcp__fracta__spawn` → the function `spawn` inside the namespace tool `mcp__fracta`, when the request
  * offers that namespace (or, offered or not, when the name has the `mcp__SERVER__TOOL` shape).
  */
-function splitToolName(name: string, tools: unknown): { name: string; namespace?: string } {
+export function splitToolName(name: string, tools: unknown): { name: string; namespace?: string } {
   for (const tool of Array.isArray(tools) ? tools : []) {
     if (tool?.type !== 'namespace' || !Array.isArray(tool.tools)) continue;
     const inner = tool.tools.find((fn: any) => `${tool.name}__${fn?.name}` === name);
