@@ -67,6 +67,9 @@ export class AcpSession implements SessionProtocol {
   private closed = false;
   private reader = new TurnReader();
   private costSoFar = 0;
+  /** The agent reports its cost in dollars (usage_update): its tokens are then not priced again. */
+  private reportsCost = false;
+  private loading = false;
   private readonly warnings: string[] = [];
 
   constructor(private readonly setup: AcpSetup) {
@@ -79,7 +82,8 @@ export class AcpSession implements SessionProtocol {
     const writable = new WritableStream<AnyMessage>({ write: (message) => io.write(`${JSON.stringify(message)}\n`) });
     const app = new ClientApp({ name: 'fracta' })
       .onNotification('session/update', ({ params }) => {
-        if (params.sessionId !== this.sessionId) return;
+        // A session being loaded replays its history: that is not this run's to log.
+        if (params.sessionId !== this.sessionId || this.loading) return;
         const update = params.update as { sessionUpdate?: string; cost?: { amount?: number; currency?: string } | null };
         if (update.sessionUpdate === 'usage_update') return this.onCost(update.cost);
         for (const event of this.reader.read(update)) io.emit(event);
@@ -148,7 +152,9 @@ export class AcpSession implements SessionProtocol {
           return this.end(failure('capability_missing', `${setup.agent} advertises neither loading nor resuming a session, so session ${setup.resumeToken} cannot be continued: start a new run instead`, undefined));
         }
         this.sessionId = setup.resumeToken;
+        this.loading = true;
         await agent.request(method, { sessionId: setup.resumeToken, cwd: setup.cwd, mcpServers });
+        this.loading = false;
       } else {
         this.sessionId = ((await agent.request('session/new', { cwd: setup.cwd, mcpServers })) as { sessionId: string }).sessionId;
       }
@@ -193,13 +199,14 @@ export class AcpSession implements SessionProtocol {
     if (!cost || typeof cost.amount !== 'number' || (cost.currency ?? '').toUpperCase() !== 'USD') return;
     const turn = Math.max(0, cost.amount - this.costSoFar);
     this.costSoFar = cost.amount;
+    this.reportsCost = true;
     this.io!.emit({ type: 'usage', usage: {}, cost_usd: turn, turns: 0 });
   }
 
   private onTurnEnd(response: PromptAnswer): void {
     const io = this.io!;
     const usage = turnUsage(response);
-    if (usage) io.emit({ type: 'usage', usage, turns: 1 });
+    if (usage) io.emit({ type: 'usage', usage, turns: 1, ...(this.reportsCost ? { cost_usd: 0 } : {}) });
     const warnings = this.warnings.splice(0);
     const base = { output: this.reader.text, warnings, ...(this.sessionId ? { resumeToken: this.sessionId } : {}) };
     let result: Result;
