@@ -23,8 +23,12 @@ function acpRuntime(name: string, state: string, extra = '', env: Record<string,
 ${extra}`;
 }
 
+/** The scripted agent's state folder of the test under way (its sessions, what it was told). */
+let agentState = '';
+
 async function startAcp(): Promise<Server> {
   const state = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-acp-'));
+  agentState = state;
   onCleanup(() => fs.rmSync(state, { recursive: true, force: true }));
   return startServer({
     config: `
@@ -145,6 +149,8 @@ describe('acp host (scripted agent)', () => {
     const cancelled = structured(await server.call('cancel', { run_id: started.run_id }));
     expect(cancelled.status).toBe('cancelled');
     expect(alive(pid)).toBe(false);
+    // session/cancel reached the agent before its process tree was stopped.
+    expect(fs.existsSync(path.join(agentState, `cancelled-${cancelled.resume_token}`))).toBe(true);
   });
 
   it('a turn that never ends is timed out, its process killed', async () => {
