@@ -26,6 +26,8 @@ export class LiveSession {
   lastResult: Result | undefined;
   sessionId: string | undefined;
   private job: RunningJob | undefined;
+  /** Woken when the turn under way ends (a cancel waits for that). */
+  private readonly turnWaiters = new Set<() => void>();
   private turnTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -60,13 +62,19 @@ export class LiveSession {
     else for (const event of this.spec.parser.line(line)) this.record(event);
   }
 
-  /** A protocol session: asks the agent to stop its turn, bounded (the process tree is stopped after, either way). */
+  /**
+   * A protocol session: asks the agent to stop its turn, and gives it `withinMs` to end it (its
+   * result comes), before the process tree is stopped either way.
+   */
   async cancelTurn(withinMs: number): Promise<void> {
     const protocol = this.spec.protocol;
-    if (!protocol) return;
+    if (!protocol || this.awaitingInput) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([protocol.cancel().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    let ended: (() => void) | undefined;
+    const turnOver = new Promise<void>((resolve) => this.turnWaiters.add((ended = resolve)));
+    await Promise.race([protocol.cancel().then(() => turnOver).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, withinMs)))]);
     clearTimeout(timer);
+    this.turnWaiters.delete(ended!);
   }
 
   private record(event: AgentEvent): void {
@@ -80,7 +88,10 @@ export class LiveSession {
       this.idleTimer = setTimeout(() => this.hooks.onExpired('idle'), Math.min(this.limits.idleMs, 2 ** 31 - 1));
     }
     this.hooks.onEvent(logged);
-    if (event.type === 'result') this.hooks.onTurnDone(event.result);
+    if (event.type === 'result') {
+      this.hooks.onTurnDone(event.result);
+      for (const wake of [...this.turnWaiters]) wake();
+    }
   }
 
   /** Starts the next turn's bookkeeping; refuses while the agent is still on the previous one. */
