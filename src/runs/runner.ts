@@ -186,7 +186,7 @@ export class Runner {
       exit = await next.exited;
     }
     clearTimeout(timer);
-    session?.dispose();
+    session?.gone();
     await session?.log.close();
     const reason = run.stopReason ?? (this.store.cancelRequested(plan.runId) ? 'cancel' : exit.deadlineExceeded ? 'timeout' : undefined);
     const idleTimeoutS = plan.idleTimeoutMs === undefined ? undefined : plan.idleTimeoutMs / 1000;

@@ -130,6 +130,12 @@ export class LiveSession {
     clearTimeout(this.idleTimer);
   }
 
+  /** The session's process is gone: no more timers, and a protocol's connection lets go of what it still waited for. */
+  gone(): void {
+    this.dispose();
+    this.spec.protocol?.close();
+  }
+
   private armTurnTimer(): void {
     clearTimeout(this.turnTimer);
     this.turnTimer = setTimeout(() => this.hooks.onExpired('timeout'), Math.min(this.limits.turnTimeoutMs, 2 ** 31 - 1));

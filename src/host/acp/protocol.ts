@@ -102,7 +102,11 @@ export class AcpSession implements SessionProtocol {
       this.end(failure('output_unparsable', `${this.setup.agent} wrote something on stdout that is not an ACP message: ${line.slice(0, 200)}`, this.sessionId));
       return;
     }
-    this.incoming?.enqueue(message);
+    try {
+      this.incoming?.enqueue(message);
+    } catch {
+      // the session is closed: what the agent says now is nobody's to read
+    }
   }
 
   prompt(text: string): void {
@@ -118,7 +122,13 @@ export class AcpSession implements SessionProtocol {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    // Pending requests are rejected (and ignored, being closed); nothing more is read.
     this.connection?.close();
+    try {
+      this.incoming?.close();
+    } catch {
+      // closed already
+    }
     this.io?.endInput();
   }
 
