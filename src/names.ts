@@ -18,8 +18,31 @@ export type FractaToolName = (typeof FRACTA_TOOL_NAMES)[number];
 /** The name fracta's server has in a child's MCP configuration. */
 export const FRACTA_SERVER_NAME = 'fracta';
 
-/** The longest a tool call waits for a run (wait's timeout_s, spawn's and send's wait_s): below the strictest client's limit. */
-export const MAX_WAIT_S = 50;
+/**
+ * The longest a tool call waits for a run (wait's timeout_s, spawn's and send's wait_s) for a client
+ * fracta does not know: below the strictest client's limit (Claude Desktop's tool calls end at about 60 s).
+ */
+export const DEFAULT_WAIT_CEILING_S = 50;
+
+/**
+ * The wait ceiling of each client fracta knows, by the name it gives in `initialize` (clientInfo.name):
+ * just below the point where that client gives up on a tool call or takes it away from the model.
+ * fracta.yaml's agents.mcp.wait_ceiling_s overrides it per name. docs: README "Wait ceilings".
+ */
+export const CLIENT_WAIT_CEILINGS_S: Readonly<Record<string, number>> = {
+  // Claude Code turns a call still running at 120 s into a background task (CLAUDE_CODE_MCP_AUTO_BACKGROUND_MS).
+  'claude-code': 110,
+  // Codex ends a tool call at tool_timeout_sec, 300 s unless its config says otherwise.
+  'codex-mcp-client': 280,
+  // Gemini CLI ends an MCP call after 10 minutes (MCP_DEFAULT_TIMEOUT_MSEC).
+  'gemini-cli-mcp-client': 580,
+  // Claude Desktop and claude.ai end a call at about 60 s.
+  'claude-ai': 50,
+};
+
+/** No ceiling, from any client or config, goes past this: an hour. Also the most a request may ask. */
+export const LONGEST_WAIT_S = 3600;
+
 /** How long spawn and send wait when the caller does not say. */
 export const DEFAULT_WAIT_S = 20;
 

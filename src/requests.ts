@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { budgetSchema, oneOf, strictObject } from './config/schema.js';
-import { ANSWER_SCOPES, BACKENDS, CLEANUP_POLICIES, DECISIONS, MODEL_TIERS, WORKSPACE_MODES } from './vocabulary.js';
+import { ANSWER_SCOPES, BACKENDS, CLEANUP_POLICIES, DECISIONS, MODEL_TIERS, WAIT_MODES, WORKSPACE_MODES } from './vocabulary.js';
 import { formatIssues } from './config/errors.js';
 import { FractaError } from './errors.js';
 import { RUN_STATUSES } from './record.js';
-import { DEFAULT_WAIT_S, MAX_WAIT_S } from './names.js';
+import { DEFAULT_WAIT_S, LONGEST_WAIT_S } from './names.js';
 
 
 /** Seconds, from `min` (exclusive when `positive`) to `max`, with one message for any bad value. */
@@ -60,9 +60,9 @@ export const spawnRequestSchema = strictObject({
   timeout_s: seconds({ positive: true })
     .optional()
     .describe('Kill the run after this many seconds (default: the config, 1800).'),
-  wait_s: seconds({ positive: false, max: MAX_WAIT_S, hint: 'call wait for longer' })
+  wait_s: seconds({ positive: false, max: LONGEST_WAIT_S, hint: 'call wait for longer' })
     .optional()
-    .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
+    .describe(`Wait up to this long for the result before returning status running (default ${DEFAULT_WAIT_S}; held to the wait ceiling of the client, which the tool's description gives).`),
   cleanup: oneOf(CLEANUP_POLICIES, 'cleanup policy').optional().describe('Remove the workspace when the run ends: keep, on_success, always.'),
   repo: z.string().min(1).optional().describe('A local git repository (or, with workspace: copy, any folder) for the agent to work on; on the kubernetes backend, a git URL the pod clones (with base_branch).'),
   base_branch: cliValue('a branch or commit', 256).optional().describe("The branch (or commit) the run's worktree starts from (default: the repository's current branch)."),
@@ -83,12 +83,27 @@ export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
 
 const runId = z.string({ error: 'is required: a run id from spawn or runs' }).min(1).describe('The run id returned by spawn.');
 
+/** More run ids than any fan-out needs, yet a bound on what one wait follows. */
+export const MAX_WAIT_RUNS = 100;
+
 export const waitRequestSchema = strictObject({
-  run_id: runId,
-  timeout_s: seconds({ positive: false, max: MAX_WAIT_S, hint: 'call wait again for longer' })
+  run_id: runId.optional().describe('One run to wait for (the run id returned by spawn); or give run_ids.'),
+  run_ids: z
+    .array(z.string({ error: 'must be run ids from spawn or runs' }).min(1, 'must not hold an empty run id'), { error: 'must be a list of run ids' })
+    .min(1, 'must name at least one run')
+    .max(MAX_WAIT_RUNS, `must name at most ${MAX_WAIT_RUNS} runs: wait on fewer at a time`)
     .optional()
-    .describe(`How long to wait for the end (default ${MAX_WAIT_S}, at most ${MAX_WAIT_S}).`),
-}, 'field');
+    .describe('Several runs to wait for at once (with run_id, if given too).'),
+  mode: oneOf(WAIT_MODES, 'mode')
+    .optional()
+    .describe('any (default): return when one of the runs has ended or needs input; all: when every one has.'),
+  timeout_s: seconds({ positive: false, max: LONGEST_WAIT_S, hint: 'call wait again for longer' })
+    .optional()
+    .describe("How long to wait (default and at most the client's wait ceiling, which the tool's description gives)."),
+}, 'field').refine((request) => request.run_id !== undefined || request.run_ids !== undefined, {
+  message: 'give run_id (one run) or run_ids (several): the run ids spawn returned',
+  path: ['run_id'],
+});
 
 export const runIdRequestSchema = strictObject({ run_id: runId }, 'field');
 
@@ -98,9 +113,9 @@ export const sendRequestSchema = strictObject({
     .string({ error: 'is required: the next message for the agent' })
     .refine((message) => message.trim().length > 0, 'must not be empty')
     .describe('The next user message for a live session (spawned with stream: true).'),
-  wait_s: seconds({ positive: false, max: MAX_WAIT_S, hint: 'call wait for longer' })
+  wait_s: seconds({ positive: false, max: LONGEST_WAIT_S, hint: 'call wait for longer' })
     .optional()
-    .describe(`Wait up to this long for the agent's answer (default ${DEFAULT_WAIT_S}, at most ${MAX_WAIT_S}).`),
+    .describe(`Wait up to this long for the agent's answer (default ${DEFAULT_WAIT_S}; held to the client's wait ceiling).`),
 }, 'field');
 
 export const runsRequestSchema = strictObject({

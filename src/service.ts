@@ -12,7 +12,9 @@ import { findCommand } from './executor/which.js';
 import { ADAPTERS } from './host/adapters.js';
 import { RuntimeRegistry } from './host/registry.js';
 import { fractaHome } from './paths.js';
-import { DEFAULT_WAIT_S, FRACTA_ENV, MAX_WAIT_S } from './names.js';
+import { DEFAULT_WAIT_S, FRACTA_ENV, LONGEST_WAIT_S } from './names.js';
+import { capWait } from './wait-ceiling.js';
+import { waitForRuns, type WaitResult } from './runs/wait-many.js';
 import {
   parseRequest,
   runIdRequestSchema,
@@ -61,11 +63,22 @@ export interface FractaOptions {
 /** Told of a new pending request of a run of this process. */
 type RequestListener = (runId: string, runtime: string, request: PendingRequest) => void;
 
-/** Told the run id while a call waits on it (progress); returns how to stop following. */
-export type Follow = (runId: string) => () => Promise<void>;
+/** Told the run ids while a call waits on them (progress); returns how to stop following. */
+export type Follow = (runIds: readonly string[]) => () => Promise<void>;
 
-async function following<T>(runId: string, follow: Follow | undefined, work: () => Promise<T>): Promise<T> {
-  const stop = follow?.(runId);
+/** What a front end's call brings besides its arguments. */
+export interface CallOptions {
+  /** Aborted when the caller gives up (the MCP request is cancelled); the run goes on. */
+  readonly signal?: AbortSignal | undefined;
+  readonly follow?: Follow | undefined;
+  /** The longest this call may wait, in seconds: the client's wait ceiling (none given: LONGEST_WAIT_S). */
+  readonly ceilingS?: number | undefined;
+}
+
+export type { WaitResult } from './runs/wait-many.js';
+
+async function following<T>(runIds: readonly string[], follow: Follow | undefined, work: () => Promise<T>): Promise<T> {
+  const stop = follow?.(runIds);
   try {
     return await work();
   } finally {
@@ -152,7 +165,7 @@ export class Fracta {
   }
 
   /** Starts a run; returns its record and how long the caller asked to wait for it. */
-  async start(raw: unknown): Promise<{ record: RunRecord; waitMs: number }> {
+  async start(raw: unknown, ceilingS = LONGEST_WAIT_S): Promise<{ record: RunRecord; waitMs: number }> {
     await this.ready();
     const config = this.config();
     let plan: SpawnPlan;
@@ -165,7 +178,7 @@ export class Fracta {
       throw maskError(error, knownSecrets(config, this.env));
     }
     const record = await this.runner.start(plan);
-    return { record, waitMs: (request.wait_s ?? DEFAULT_WAIT_S) * 1000 };
+    return { record, waitMs: capWait(request.wait_s, DEFAULT_WAIT_S, ceilingS) };
   }
 
   private async plan(request: SpawnRequest, config: FractaConfig): Promise<SpawnPlan> {
@@ -187,17 +200,34 @@ export class Fracta {
    * Starts a run and waits up to `wait_s` for it; the run goes on whatever happens to the caller.
    * `follow` is handed the run id while the call waits (progress), and returns how to stop following.
    */
-  async spawn(raw: unknown, signal?: AbortSignal, follow?: Follow): Promise<RunRecord> {
-    const { record, waitMs } = await this.start(raw);
+  async spawn(raw: unknown, call: CallOptions = {}): Promise<RunRecord> {
+    const { record, waitMs } = await this.start(raw, call.ceilingS);
     // A queued run is waited for too: wait_s covers the queue and the run.
     if (isTerminal(record.status) || waitMs === 0) return record;
-    return following(record.run_id, follow, () => this.runner.wait(record.run_id, waitMs, signal));
+    return following([record.run_id], call.follow, () => this.runner.wait(record.run_id, waitMs, call.signal));
   }
 
-  async wait(raw: unknown, signal?: AbortSignal, follow?: Follow): Promise<RunRecord> {
+  /**
+   * Waits on one run or several (run_ids, mode any or all) up to timeout_s, held to the caller's
+   * ceiling; returns every run's record and which of them are ready (ended, or needing input).
+   */
+  async waitRuns(raw: unknown, call: CallOptions = {}): Promise<WaitResult> {
     await this.ready();
     const request = parseRequest(waitRequestSchema, raw, 'wait');
-    return following(request.run_id, follow, () => this.runner.wait(request.run_id, (request.timeout_s ?? MAX_WAIT_S) * 1000, signal));
+    const runIds = [...new Set([...(request.run_id === undefined ? [] : [request.run_id]), ...(request.run_ids ?? [])])];
+    const ceilingS = call.ceilingS ?? LONGEST_WAIT_S;
+    const timeoutMs = capWait(request.timeout_s, ceilingS, ceilingS);
+    return following(runIds, call.follow, () =>
+      waitForRuns(runIds, request.mode ?? 'any', timeoutMs, call.signal, {
+        status: (runId) => this.runner.status(runId),
+        wait: (runId, ms, signal) => this.runner.wait(runId, ms, signal),
+      }),
+    );
+  }
+
+  /** One run's wait: its record. */
+  async wait(raw: unknown, call: CallOptions = {}): Promise<RunRecord> {
+    return (await this.waitRuns(raw, call)).record;
   }
 
   /** Waits with no upper bound (the CLI's `fracta spawn` does this). */
@@ -206,15 +236,15 @@ export class Fracta {
   }
 
   /** Sends the next message to a live session and waits up to wait_s for the agent's answer. */
-  async send(raw: unknown, signal?: AbortSignal, follow?: Follow): Promise<RunRecord> {
+  async send(raw: unknown, call: CallOptions = {}): Promise<RunRecord> {
     await this.ready();
     const request = parseRequest(sendRequestSchema, raw, 'send');
-    return following(request.run_id, follow, async () => {
+    return following([request.run_id], call.follow, async () => {
       const before = await this.runner.status(request.run_id);
       const sent = await this.runner.send(request.run_id, request.message);
-      const waitMs = (request.wait_s ?? DEFAULT_WAIT_S) * 1000;
+      const waitMs = capWait(request.wait_s, DEFAULT_WAIT_S, call.ceilingS ?? LONGEST_WAIT_S);
       if (waitMs === 0) return sent;
-      return this.runner.wait(request.run_id, waitMs, signal, before.turns_done);
+      return this.runner.wait(request.run_id, waitMs, call.signal, before.turns_done);
     });
   }
 

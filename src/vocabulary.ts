@@ -37,6 +37,10 @@ export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 /** How a pending request is decided (a question is answered with allow and a message, or declined). */
 export const DECISIONS = ['allow', 'deny'] as const;
+
+/** wait on several runs: until one of them is ready (ended, or needs input), or every one. */
+export const WAIT_MODES = ['any', 'all'] as const;
+export type WaitMode = (typeof WAIT_MODES)[number];
 export type Decision = (typeof DECISIONS)[number];
 
 /** What approvals do with a request no rule decides. */

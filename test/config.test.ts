@@ -114,7 +114,7 @@ model_tiers:
 
   it('lists the allowed keys for an unknown key under agents', () => {
     expect(errorLines('agents:\n  bogus: 1\n')).toEqual([
-      'fracta.yaml: agents.bogus: unknown key (use default_runtime, timeout_s, kill_grace_s, session_idle_timeout_s, idle_timeout_s, max_concurrent, max_runtime_concurrent, max_depth, max_children, secret_env, inherit_env, workspace, approvals, budget, agent_runtimes)',
+      'fracta.yaml: agents.bogus: unknown key (use default_runtime, timeout_s, kill_grace_s, session_idle_timeout_s, idle_timeout_s, max_concurrent, max_runtime_concurrent, max_depth, max_children, secret_env, inherit_env, workspace, approvals, budget, mcp, agent_runtimes)',
     ]);
   });
 

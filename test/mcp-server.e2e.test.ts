@@ -216,7 +216,7 @@ describe('bad input gets an isError result naming the field, and the server keep
       [{ task: '   ' }, /\[invalid_input\] spawn\.task: must not be empty/],
       [{}, /\[invalid_input\] spawn\.task: is required/],
       [{ task: 'x', timeout_s: -5 }, /\[invalid_input\] spawn\.timeout_s: /],
-      [{ task: 'x', wait_s: 500 }, /spawn\.wait_s: must be from 0 to 50 seconds/],
+      [{ task: 'x', wait_s: 5000 }, /spawn\.wait_s: must be from 0 to 3600 seconds/],
       [{ task: 'x', bogus: 1 }, /spawn\.bogus: unknown field \(use task, runtime/],
       [{ task: 'x', runtime: 'missing-cli' }, /\[command_not_found\] runtime "missing-cli" needs the `my-agent-that-is-not-installed` command on PATH/],
     ];

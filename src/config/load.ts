@@ -171,6 +171,7 @@ export function parseConfig(raw: unknown, file: string | null, adapters: Adapter
     budget: (({ reserve: _reserve, ...limits }) => limits)(agents.budget),
     reserve: agents.budget.reserve ?? {},
     pricing: parsed.data!.pricing,
+    waitCeilings: agents.mcp.wait_ceiling_s,
     runtimes,
   };
 }

@@ -58,6 +58,8 @@ export interface FractaConfig {
   readonly budget: BudgetConfig;
   /** agents.budget.reserve: what each run holds of the budgets above it until its spend is known. */
   readonly reserve: { readonly usd?: number; readonly tokens?: number; readonly turns?: number };
+  /** agents.mcp.wait_ceiling_s: the longest a tool call waits, per MCP client name (and `default`), over fracta's table. */
+  readonly waitCeilings: Readonly<Record<string, number>>;
   /** pricing: per model, over the built-in table. */
   readonly pricing: Readonly<Record<string, PriceConfig>>;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;

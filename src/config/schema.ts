@@ -3,6 +3,7 @@
  * schema (see host/adapters.ts), so this file knows only what every runtime shares.
  */
 import { z } from 'zod';
+import { LONGEST_WAIT_S } from '../names.js';
 import { isDnsLabel, isDnsSubdomain } from './dns-names.js';
 
 import { APPROVAL_DEFAULTS, ASK_HUMAN, BACKENDS, CLEANUP_POLICIES, DECISIONS } from '../vocabulary.js';
@@ -166,6 +167,16 @@ export const configSchema = strictObject({
     }),
     approvals: approvalsSchema.default({}),
     budget: strictObject({ ...budgetShape, reserve: reserveSchema.optional() }).default({}),
+    mcp: strictObject({
+      // Per client name (clientInfo.name from initialize), and `default` for clients fracta does not know.
+      wait_ceiling_s: z
+        .record(
+          z.string().min(1, 'must be a client name (as it says in initialize), or default'),
+          positiveSeconds.max(LONGEST_WAIT_S, `must be at most ${LONGEST_WAIT_S} seconds`),
+          { error: 'must be a map of client names to seconds, such as { claude-code: 110, default: 50 }' },
+        )
+        .default({}),
+    }).default({ wait_ceiling_s: {} }),
     // Each runtime is checked against its adapter's schema afterwards.
     agent_runtimes: z.record(z.string(), z.record(z.string(), z.unknown()), {
       error: 'must be a map of runtime names to runtime settings',
@@ -182,6 +193,7 @@ export const configSchema = strictObject({
     workspace: { cleanup: 'keep' },
     approvals: {},
     budget: {},
+    mcp: { wait_ceiling_s: {} },
     agent_runtimes: {},
   }),
   /** Prices per model name (as the runtime's model: or the request names it), over fracta's built-in table. */

@@ -173,6 +173,11 @@ export interface Host {
   readonly reportsCost: boolean;
   /** Whether the usage the CLI reports is the session's running total (codex, on a resumed thread), not the turn's. */
   readonly usageIsSessionTotal?: boolean;
+  /**
+   * The name the CLI gives itself in MCP's initialize when it connects to fracta's server, where
+   * fracta knows it: its wait ceiling (wait-ceiling.ts) then sets how long a tool call may block it.
+   */
+  readonly mcpClientName?: string;
   /** The executable this host runs, for preflight and `fracta runtimes`. */
   command(): string;
   /** The files the host needs in the run's workspace (settings, MCP config), declared: the backend puts them there. */

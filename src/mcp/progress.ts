@@ -19,12 +19,12 @@ const FLUSH_MS = 1_000;
 export type Notify = (notification: ServerNotification) => Promise<void>;
 
 /**
- * Returns a follower: call it with a run id to start sending progress; it returns `stop`, which
+ * Returns a follower: call it with the run ids a call waits on to start sending progress; it returns `stop`, which
  * resolves once what is going out is out (or a second has passed), and after which nothing is sent,
  * so that no notification arrives after the tool's answer.
  */
 export function progressFollower(fracta: Fracta, progressToken: string | number | undefined, notify: Notify) {
-  return (runId: string): (() => Promise<void>) => {
+  return (runIds: readonly string[]): (() => Promise<void>) => {
     if (progressToken === undefined) return async () => undefined;
     let progress = 0;
     let lastSent = Date.now();
@@ -52,25 +52,29 @@ export function progressFollower(fracta: Fracta, progressToken: string | number 
       if (inFlight) waiting = message;
       else flush(message);
     };
-    const unsubscribe = fracta.follow(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`));
+    const unsubscribes = runIds.map((runId) => fracta.follow(runId, (event) => send(`run ${runId}: ${describeEvent(event)}`)));
+    // A heartbeat names every run still going, so a client that resets its idle timer on progress
+    // never gives up on a quiet batch run, and a person reading it knows which child holds the call.
     const heartbeat = setInterval(() => {
       if (Date.now() - lastSent < HEARTBEAT_MS) return;
-      void fracta
-        .status({ run_id: runId })
-        .then((record) => {
-          let bytes = 0;
-          try {
-            bytes = fs.statSync(record.stdout_path).size;
-          } catch {
-            // nothing written yet
-          }
+      void Promise.all(runIds.map((runId) => fracta.status({ run_id: runId })))
+        .then((records) => {
           const seconds = Math.round((Date.now() - started) / 1000);
-          send(`run ${runId} ${record.status} for ${seconds} s, ${bytes} bytes of output`);
+          const lines = records.map((record) => {
+            let bytes = 0;
+            try {
+              bytes = fs.statSync(record.stdout_path).size;
+            } catch {
+              // nothing written yet
+            }
+            return `run ${record.run_id} ${record.status} for ${seconds} s, ${bytes} bytes of output`;
+          });
+          send(lines.join('; '));
         })
         .catch(() => undefined);
     }, HEARTBEAT_MS);
     return async () => {
-      unsubscribe();
+      for (const unsubscribe of unsubscribes) unsubscribe();
       clearInterval(heartbeat);
       stopped = true;
       // What is still going out goes before the answer, but never holds it up for long: a client that

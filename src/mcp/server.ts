@@ -12,6 +12,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FractaOptions } from '../service.js';
+import type { WaitCeiling } from '../wait-ceiling.js';
 import { VERSION } from '../version.js';
 import { CHILD_TOOL_NAMES, FRACTA_ENV } from '../names.js';
 import { LineTransport } from './transport.js';
@@ -24,7 +25,7 @@ import { isRunId } from '../run-id.js';
  * client waits for the SDK and nothing more when it starts fracta.
  */
 async function loadCore(options: FractaOptions) {
-  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }] = await Promise.all([
+  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }, { waitCeiling }] = await Promise.all([
     import('../service.js'),
     import('./tools.js'),
     import('./resources.js'),
@@ -32,6 +33,7 @@ async function loadCore(options: FractaOptions) {
     import('./shape.js'),
     import('../errors.js'),
     import('zod'),
+    import('../wait-ceiling.js'),
   ]);
   const jsonSchema = (schema: import('zod').ZodType, io: 'input' | 'output'): Tool['inputSchema'] => {
     const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -40,43 +42,79 @@ async function loadCore(options: FractaOptions) {
   // The tools that ask a run's chain are listed only where there is a chain: in the fracta an agent was given.
   const isChild = Boolean((options.env ?? process.env)[FRACTA_ENV.PARENT_RUN]);
   const visible = TOOLS.filter((tool) => isChild || !CHILD_TOOL_NAMES.includes(tool.name));
-  const tools: Tool[] = visible.map((tool) => ({
-    name: tool.name,
-    title: tool.title,
-    description: tool.description,
-    inputSchema: jsonSchema(tool.input, 'input'),
-    ...(tool.output ? { outputSchema: jsonSchema(tool.output, 'output') } : {}),
-    ...(tool.annotations ? { annotations: tool.annotations } : {}),
-  }));
-  return { fracta: new Fracta(options), TOOLS: visible, tools, resources, progressFollower, errorResult, FractaError };
+  // The descriptions state the client's ceiling: one list per ceiling, made once.
+  const lists = new Map<number, Tool[]>();
+  const toolsFor = (ceilingS: number): Tool[] => {
+    let list = lists.get(ceilingS);
+    if (!list) {
+      list = visible.map((tool) => ({
+        name: tool.name,
+        title: tool.title,
+        description: typeof tool.description === 'string' ? tool.description : tool.description(ceilingS),
+        inputSchema: jsonSchema(tool.input, 'input'),
+        ...(tool.output ? { outputSchema: jsonSchema(tool.output, 'output') } : {}),
+        ...(tool.annotations ? { annotations: tool.annotations } : {}),
+      }));
+      lists.set(ceilingS, list);
+    }
+    return list;
+  };
+  const fracta = new Fracta(options);
+  /** The client's wait ceiling; a broken config leaves only fracta's own table (each call reports the config). */
+  const ceilingFor = (clientName: string | undefined) => {
+    let overrides: Readonly<Record<string, number>> = {};
+    try {
+      overrides = fracta.config().waitCeilings;
+    } catch {
+      // reported on its own
+    }
+    return waitCeiling(clientName, overrides);
+  };
+  return { fracta, TOOLS: visible, toolsFor, ceilingFor, resources, progressFollower, errorResult, FractaError };
 }
 type Core = Awaited<ReturnType<typeof loadCore>>;
 
 const INSTRUCTIONS = [
   'fracta spawns command-line agents (runtimes configured in fracta.yaml) and returns structured results.',
   'Call spawn with a task; quick runs return their result, long ones return status "running": then call wait with the run_id (repeat until it ends).',
+  'With several runs going, one wait with run_ids (mode any or all) returns when the first (or every) one is done: fewer polls.',
   'With stream: true (runtimes with the stream capability) the session stays open: when awaiting_input is true, send the next message, and close it when done.',
   'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
 ].join(' ');
 
-function createServer(core: () => Promise<Core>, options: FractaOptions): Server {
+export type CoreLoader = () => Promise<Core>;
+
+/** One MCP session's server: stdio has one, HTTP one per client, all on one core (one queue). */
+export function createServer(core: CoreLoader, options: FractaOptions): { server: Server; detach: () => void } {
   // Only the fracta at the root of a tree has a person to ask; a child's client is an agent.
   const isRoot = !(options.env ?? process.env)[FRACTA_ENV.PARENT_RUN];
-  let listening = false;
+  let stopListening: (() => void) | undefined;
+  // The runs this session started: its person is asked about those, not about another client's.
+  const own = new Set<string>();
   const server = new Server(
     { name: 'fracta', title: 'fracta', version: VERSION },
     { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
   );
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await core()).tools }));
+  // The ceiling follows the client's name from initialize; read once, on the first request that needs it.
+  let ceiling: WaitCeiling | undefined;
+  const ceilingOf = (loaded: Core): WaitCeiling => {
+    ceiling ??= loaded.ceilingFor(server.getClientVersion()?.name);
+    return ceiling;
+  };
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const loaded = await core();
+    return { tools: loaded.toolsFor(ceilingOf(loaded).seconds) };
+  });
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { fracta, TOOLS, progressFollower, errorResult, FractaError } = await core();
-    if (isRoot && !listening) {
-      listening = true;
+    const loaded = await core();
+    const { fracta, TOOLS, progressFollower, errorResult, FractaError } = loaded;
+    if (isRoot && !stopListening) {
       // The form's code loads when the first request comes, not on the first tool call.
-      fracta.onPendingRequest((runId, runtime, pending) => {
-        if (server.getClientCapabilities()?.elicitation) void import('./elicit.js').then(({ askThePerson }) => askThePerson(server, fracta, runId, runtime, pending));
+      stopListening = fracta.onPendingRequest((runId, runtime, pending) => {
+        if (!own.has(runId) || !server.getClientCapabilities()?.elicitation) return;
+        void import('./elicit.js').then(({ askThePerson }) => askThePerson(server, fracta, runId, runtime, pending));
       });
     }
     const tool = TOOLS.find((candidate) => candidate.name === request.params.name);
@@ -85,9 +123,17 @@ function createServer(core: () => Promise<Core>, options: FractaOptions): Server
         new FractaError('invalid_input', `unknown tool "${request.params.name}" (use ${TOOLS.map((t) => t.name).join(', ')})`, 'name'),
       );
     }
-    const followProgress = progressFollower(fracta, request.params._meta?.progressToken, extra.sendNotification);
+    const progress = progressFollower(fracta, request.params._meta?.progressToken, extra.sendNotification);
+    // A spawn's run id is known to this session as soon as it is followed, before any request of its can come.
+    const followProgress = (runIds: readonly string[]) => {
+      if (tool.name === 'spawn') for (const runId of runIds) own.add(runId);
+      return progress(runIds);
+    };
     try {
-      return await tool.handler(request.params.arguments ?? {}, { fracta, signal: extra.signal, followProgress });
+      const result = await tool.handler(request.params.arguments ?? {}, { fracta, signal: extra.signal, followProgress, ceilingS: ceilingOf(loaded).seconds });
+      const runId = (result.structuredContent as { run_id?: unknown } | undefined)?.run_id;
+      if (tool.name === 'spawn' && typeof runId === 'string') own.add(runId);
+      return result;
     } catch (error) {
       return errorResult(error);
     }
@@ -102,11 +148,27 @@ function createServer(core: () => Promise<Core>, options: FractaOptions): Server
     const { resources, fracta } = await core();
     return resources.readLogResource(fracta, request.params.uri);
   });
-  return server;
+  // A refused message is answered to the client; stderr says so for whoever reads the server's log.
+  server.onerror = (error) => console.error(`fracta: ${error.message}`);
+  server.oninitialized = () => {
+    // The fracta given to an agent tells the run's owner at once that the agent connected.
+    const env = options.env ?? process.env;
+    const parent = env[FRACTA_ENV.PARENT_RUN];
+    if (parent && isRunId(parent)) markMcpConnected(env, parent);
+    void core().then(
+      (loaded) => {
+        const client = server.getClientVersion();
+        const chosen = ceilingOf(loaded);
+        console.error(`fracta: client ${[client?.name ?? '(unnamed)', client?.version].filter(Boolean).join(' ')}, wait ceiling ${chosen.seconds} s (${chosen.source})`);
+      },
+      () => undefined,
+    );
+  };
+  return { server, detach: () => stopListening?.() };
 }
 
 /** Keeps every stray console call off stdout, which belongs to the protocol. */
-function guardStdout(): void {
+export function guardStdout(): void {
   const toStderr = (...args: unknown[]) => console.error(...args);
   console.log = toStderr;
   console.info = toStderr;
@@ -114,21 +176,50 @@ function guardStdout(): void {
   console.warn = toStderr;
 }
 
-export async function runMcpServer(options: FractaOptions): Promise<void> {
-  guardStdout();
+/** The process's one core, loaded on first need. */
+export function coreLoader(options: FractaOptions): { core: CoreLoader; loaded: () => Promise<Core | undefined> } {
   let loading: Promise<Core> | undefined;
   const core = (): Promise<Core> => {
     loading ??= loadCore(options);
     return loading;
   };
-  const server = createServer(core, options);
+  // A core still loading may be about to start runs: wait for it (for a shutdown to stop them).
+  return { core, loaded: async () => (loading ? loading.then((value) => value, () => undefined) : undefined) };
+}
+
+/** Once per process: say early (on stderr) when the config is broken (each tool call reports it too), and recover runs left by a fracta that stopped. */
+export function reportAtStart(core: CoreLoader): void {
+  void core().then(
+    ({ fracta }) => {
+      try {
+        fracta.config();
+      } catch (error) {
+        console.error(`fracta: ${(error as Error).message}`);
+      }
+      void fracta.clusterReport().then((lines) => {
+        for (const line of lines) console.error(`fracta: ${line}`);
+      });
+      return fracta.recoveryLines().then(
+        (lines) => {
+          for (const line of lines) console.error(`fracta: ${line}`);
+        },
+        (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
+      );
+    },
+    (error: Error) => console.error(`fracta: could not load: ${error.message}`),
+  );
+}
+
+export async function runMcpServer(options: FractaOptions): Promise<void> {
+  guardStdout();
+  const { core, loaded } = coreLoader(options);
+  const { server } = createServer(core, options);
   const transport = new LineTransport();
 
   let closing: Promise<void> | undefined;
   const close = (why: string): Promise<void> => {
     closing ??= (async () => {
-      // A core still loading may be about to start runs: wait for it, then stop them.
-      const fracta = loading ? await loading.then((value) => value.fracta, () => undefined) : undefined;
+      const fracta = (await loaded())?.fracta;
       const running = fracta?.activeCount() ?? 0;
       if (running > 0) console.error(`fracta: ${why}; stopping ${running} running run(s)`);
       await fracta?.shutdown();
@@ -141,35 +232,12 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   process.stdin.once('close', () => void close('the client closed stdin'));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => void close(`got ${signal}`));
   server.onclose = () => void close('the connection closed');
-  // A refused message is answered to the client; stderr says so for whoever reads the server's log.
-  server.onerror = (error) => console.error(`fracta: ${error.message}`);
 
-  // After the handshake: load the core, say early (on stderr) when the config is broken (each tool
-  // call reports it too), and recover runs left by a fracta that stopped.
+  // After the handshake, not before: the client waits for the SDK and nothing more.
+  const initialized = server.oninitialized;
   server.oninitialized = () => {
-    // The fracta given to an agent tells the run's owner at once that the agent connected.
-    const env = options.env ?? process.env;
-    const parent = env[FRACTA_ENV.PARENT_RUN];
-    if (parent && isRunId(parent)) markMcpConnected(env, parent);
-    void core().then(
-      ({ fracta }) => {
-        try {
-          fracta.config();
-        } catch (error) {
-          console.error(`fracta: ${(error as Error).message}`);
-        }
-        void fracta.clusterReport().then((lines) => {
-          for (const line of lines) console.error(`fracta: ${line}`);
-        });
-        return fracta.recoveryLines().then(
-          (lines) => {
-            for (const line of lines) console.error(`fracta: ${line}`);
-          },
-          (error: Error) => console.error(`fracta: crash recovery failed: ${error.message}`),
-        );
-      },
-      (error: Error) => console.error(`fracta: could not load: ${error.message}`),
-    );
+    initialized?.();
+    reportAtStart(core);
   };
   await server.connect(transport);
 }

@@ -2,6 +2,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { asFractaError } from '../errors.js';
 import type { RunRecord } from '../record.js';
+import type { WaitResult } from '../runs/wait-many.js';
 
 const ERROR_STATUSES = new Set<RunRecord['status']>(['failed', 'timed_out', 'interrupted']);
 
@@ -65,5 +66,25 @@ export function errorResult(error: unknown): CallToolResult {
     content: [{ type: 'text', text: `[${failure.code}] ${failure.message}` }],
     isError: true,
     _meta: { 'fracta/error': { code: failure.code, message: failure.message, ...(failure.field ? { field: failure.field } : {}) } },
+  };
+}
+
+/**
+ * A wait on several runs: the first ready run's record at the top level (what a one-run caller reads),
+ * every run beside it, and a text with the ready runs in full and a line for each of the others.
+ * Not an error as a whole: one failed child among five is news about that child.
+ */
+export function waitResult(result: WaitResult): CallToolResult {
+  const ready = new Set(result.ready);
+  const waiting = result.runs.filter((run) => !ready.has(run.run_id));
+  const head = `${result.ready.length} of ${result.runs.length} run(s) ready (mode ${result.mode}).`;
+  const parts = [
+    head,
+    ...result.runs.filter((run) => ready.has(run.run_id)).map((run) => summarize(run)),
+    ...(waiting.length ? [`still going:\n${waiting.map((run) => `- run ${run.run_id} (runtime ${run.runtime}) is ${run.status}`).join('\n')}\nCall wait again with the run_ids still going.`] : []),
+  ];
+  return {
+    content: [{ type: 'text', text: parts.join('\n\n') }],
+    structuredContent: { ...result.record, runs: result.runs, ready: result.ready, mode: result.mode } as unknown as Record<string, unknown>,
   };
 }

@@ -19,27 +19,36 @@ import {
 import { answerSchema, runRecordSchema } from '../record.js';
 import { runtimeInfoSchema } from '../runtime-info.js';
 import type { Fracta } from '../service.js';
-import { MAX_WAIT_S, type FractaToolName } from '../names.js';
-import { recordResult, structuredResult, summarize } from './shape.js';
+import { DEFAULT_WAIT_S, type FractaToolName } from '../names.js';
+import { recordResult, structuredResult, summarize, waitResult } from './shape.js';
 
 export interface ToolContext {
   readonly fracta: Fracta;
   /** Aborted when the client cancels the request; the run itself goes on. */
   readonly signal: AbortSignal;
-  /** Reports the run's progress to a client that asked for it, while the handler waits. */
-  readonly followProgress: (runId: string) => () => Promise<void>;
+  /** Reports the runs' progress to a client that asked for it, while the handler waits. */
+  readonly followProgress: (runIds: readonly string[]) => () => Promise<void>;
+  /** The longest this client's calls may wait, in seconds (see wait-ceiling.ts). */
+  readonly ceilingS: number;
 }
 
 export interface ToolDefinition {
   readonly name: string;
   readonly title: string;
-  readonly description: string;
+  /** A function of the client's wait ceiling where the description states it. */
+  readonly description: string | ((ceilingS: number) => string);
   readonly input: z.ZodType;
   /** Absent for a tool whose caller reads its text only (Claude Code's permission prompt tool). */
   readonly output?: z.ZodType;
   readonly annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
   readonly handler: (args: unknown, context: ToolContext) => Promise<CallToolResult>;
 }
+
+const waitOutput = runRecordSchema.extend({
+  runs: z.array(runRecordSchema).optional().describe('with run_ids: every run waited on, in the order named'),
+  ready: z.array(z.string()).optional().describe('with run_ids: the runs that have ended or need input'),
+  mode: z.enum(['any', 'all']).optional(),
+});
 
 const runsOutput = z.object({
   runs: z.array(runRecordSchema),
@@ -79,22 +88,29 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
   {
     name: 'spawn',
     title: 'Spawn an agent',
-    description:
-      `Start a command-line agent (a runtime from fracta.yaml) on a task, in its own workspace. Waits up to wait_s (default 20, at most ${MAX_WAIT_S}) ` +
-      'and returns the result, or status "running" with a run_id to pass to wait. The run goes on if this call is cancelled or times out.',
+    description: (ceilingS) =>
+      `Start a command-line agent (a runtime from fracta.yaml) on a task, in its own workspace. Waits up to wait_s (default ${Math.min(DEFAULT_WAIT_S, ceilingS)}, ` +
+      `at most ${ceilingS} for this client) and returns the result, or status "running" with a run_id to pass to wait. The run goes on if this call is cancelled or times out.`,
     input: spawnRequestSchema,
     output: runRecordSchema,
     annotations: { destructiveHint: false, openWorldHint: true },
-    handler: async (args, { fracta, signal, followProgress }) => recordResult(await fracta.spawn(args, signal, followProgress)),
+    handler: async (args, { fracta, signal, followProgress, ceilingS }) => recordResult(await fracta.spawn(args, { signal, follow: followProgress, ceilingS })),
   },
   {
     name: 'wait',
-    title: 'Wait for a run',
-    description: `Wait until a run ends or timeout_s passes (default and at most ${MAX_WAIT_S}); returns its record. Sends progress notifications when asked.`,
+    title: 'Wait for runs',
+    description: (ceilingS) =>
+      `Wait until a run ends or needs input, or timeout_s passes (default and at most ${ceilingS} for this client); returns its record. ` +
+      'Give run_ids to wait on several at once: mode "any" (default) returns when the first is ready, "all" when every one is, with each run\'s record. ' +
+      'Sends progress notifications when asked.',
     input: waitRequestSchema,
-    output: runRecordSchema,
+    output: waitOutput,
     annotations: { readOnlyHint: true },
-    handler: async (args, { fracta, signal, followProgress }) => recordResult(await fracta.wait(args, signal, followProgress)),
+    handler: async (args, { fracta, signal, followProgress, ceilingS }) => {
+      const result = await fracta.waitRuns(args, { signal, follow: followProgress, ceilingS });
+      if (!Array.isArray((args as { run_ids?: unknown }).run_ids)) return recordResult(result.record);
+      return waitResult(result);
+    },
   },
   {
     name: 'status',
@@ -117,13 +133,13 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
   {
     name: 'send',
     title: 'Send a message to a live session',
-    description:
+    description: (ceilingS) =>
       'Send the next user message to a live session (a run spawned with stream: true whose awaiting_input is true). ' +
-      `Waits up to wait_s (default 20, at most ${MAX_WAIT_S}) for the answer, like spawn.`,
+      `Waits up to wait_s (default ${Math.min(DEFAULT_WAIT_S, ceilingS)}, at most ${ceilingS} for this client) for the answer, like spawn.`,
     input: sendRequestSchema,
     output: runRecordSchema,
     annotations: { destructiveHint: false, openWorldHint: true },
-    handler: async (args, { fracta, signal, followProgress }) => recordResult(await fracta.send(args, signal, followProgress)),
+    handler: async (args, { fracta, signal, followProgress, ceilingS }) => recordResult(await fracta.send(args, { signal, follow: followProgress, ceilingS })),
   },
   {
     name: 'close',

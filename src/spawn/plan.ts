@@ -4,6 +4,7 @@
  * a cluster, what it cannot do), the model, the child's environment, the workspace, the command
  * line and the executable. A refusal here leaves no folder, no record and no process.
  */
+import { waitCeiling } from '../wait-ceiling.js';
 import { resolveChildEnv, type ChildEnv } from '../config/env.js';
 import { resolveModel } from '../config/model.js';
 import type { FractaConfig } from '../config/runtime.js';
@@ -235,7 +236,8 @@ export async function planSpawn(request: SpawnRequest, context: PlanContext): Pr
     agentMcp: request.agent_mcp === true,
     fractaServer,
     env,
-    toolWaitS: approvals.timeoutS,
+    // A spawn or wait of the child's blocks as long as its client's ceiling; a question, the approvals timeout.
+    toolWaitS: Math.max(approvals.timeoutS, waitCeiling(host.mcpClientName, config.waitCeilings).seconds),
   };
   const command = request.stream ? host.buildStreamCommand(input) : host.buildBatchCommand(input);
   warnings.push(...(command.warnings ?? []));

@@ -42,6 +42,7 @@ class ClaudeHost implements Host {
   readonly adapter = 'claude';
   readonly resumeInSameWorkdir = true;
   readonly reportsCost = true;
+  readonly mcpClientName = 'claude-code';
 
   constructor(private readonly runtime: RuntimeConfig<ClaudeOptions>) {}
 

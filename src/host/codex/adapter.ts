@@ -84,6 +84,7 @@ class CodexHost implements Host {
   readonly adapter = 'codex';
   readonly resumeInSameWorkdir = false;
   readonly reportsCost = false;
+  readonly mcpClientName = 'codex-mcp-client';
   // A resumed thread's turn.completed carries the thread's token total (seen: 2300, then 4600 for two equal turns).
   readonly usageIsSessionTotal = true;
 

@@ -21,7 +21,7 @@
 import { jsonFile, type WorkspaceFile } from '../../workspace/files.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FRACTA_SERVER_NAME, MAX_WAIT_S } from '../../names.js';
+import { DEFAULT_WAIT_CEILING_S, FRACTA_SERVER_NAME } from '../../names.js';
 import { FRACTA_DIR } from '../bootstrap.js';
 import type { McpServerEntry } from '../host.js';
 import { override } from './toml.js';
@@ -29,7 +29,7 @@ import { override } from './toml.js';
 /** Where the launch file declared for the workspace puts fracta's server for the launcher, relative to the workspace. */
 export const LAUNCH_FILE = `${FRACTA_DIR}/codex-mcp.json`;
 
-/** fracta's tools wait up to MAX_WAIT_S (ask_parent up to the approvals timeout); the margin covers the call around the wait. */
+/** fracta's tools wait up to codex's wait ceiling (ask_parent up to the approvals timeout); the margin covers the call around the wait. */
 const TOOL_TIMEOUT_MARGIN_S = 30;
 const STARTUP_TIMEOUT_S = 30;
 
@@ -77,7 +77,7 @@ export function mcpArgs(options: {
         env_vars: Object.keys(options.env).sort(),
         required: true,
         startup_timeout_sec: STARTUP_TIMEOUT_S,
-        tool_timeout_sec: Math.max(MAX_WAIT_S, options.toolWaitS ?? 0) + TOOL_TIMEOUT_MARGIN_S,
+        tool_timeout_sec: Math.max(DEFAULT_WAIT_CEILING_S, options.toolWaitS ?? 0) + TOOL_TIMEOUT_MARGIN_S,
         default_tools_approval_mode: 'approve',
       }),
     );

@@ -75,6 +75,7 @@ class GeminiHost implements Host {
   readonly adapter = 'gemini';
   readonly resumeInSameWorkdir = true;
   readonly reportsCost = false;
+  readonly mcpClientName = 'gemini-cli-mcp-client';
 
   constructor(private readonly runtime: RuntimeConfig<GeminiOptions>) {}
 
