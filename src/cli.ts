@@ -10,7 +10,8 @@ interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
-  readonly positionals: number;
+  /** How many arguments it takes; `some` is one or more (run ids). */
+  readonly positionals: number | 'some';
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
@@ -204,6 +205,26 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  wait: {
+    summary: 'Wait for one run or several to end (or need input), and print each one\'s status',
+    usage:
+      'fracta wait RUN_ID... [--all] [--timeout SECONDS] [--json]\n' +
+      '  --all       wait until every run is ready (default: until the first is)\n' +
+      '  --timeout   give up after this many seconds (default and at most 3600); exit 124 if nothing was ready',
+    options: { ...common, all: { type: 'boolean' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: 'some',
+    async run(values, runIds) {
+      const fracta = await service(values);
+      const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+      const result = await fracta.waitRuns({ run_ids: runIds, mode: values.all ? 'all' : 'any', ...(timeout === undefined ? {} : { timeout_s: Number.isFinite(timeout) ? timeout : values.timeout }) });
+      if (values.json) json(result);
+      else print((await import('./cli/format.js')).formatWait(result));
+      const met = result.mode === 'all' ? result.ready.length === result.runs.length : result.ready.length > 0;
+      if (!met) return 124;
+      const ready = result.runs.filter((run) => result.ready.includes(run.run_id));
+      return ready.every((run) => run.status === 'succeeded' || run.needs_input || run.awaiting_input) ? 0 : 1;
+    },
+  },
   logs: {
     summary: "Print a run's output log (or its stderr)",
     usage: 'fracta logs RUN_ID [--stderr]',
@@ -316,7 +337,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`fracta: unknown command "${name}" (use ${Object.keys(COMMANDS).join(', ')}; fracta --help)\n`);
+    const { didYouMean } = await import('./did-you-mean.js');
+    process.stderr.write(`fracta: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))} (use ${Object.keys(COMMANDS).join(', ')}; fracta --help)\n`);
     return 2;
   }
   let parsed;
@@ -330,10 +352,10 @@ async function main(argv: string[]): Promise<number> {
     print(`${command.summary}\n\nusage: ${command.usage}`);
     return 0;
   }
-  if (parsed.positionals.length !== command.positionals) {
-    process.stderr.write(
-      `fracta ${name}: expected ${['no arguments', 'a run id', 'a run id and a message', 'a run id, a request id and allow or deny'][command.positionals]}, got ${parsed.positionals.length}\nusage: ${command.usage}\n`,
-    );
+  const count = parsed.positionals.length;
+  if (command.positionals === 'some' ? count === 0 : count !== command.positionals) {
+    const expected = command.positionals === 'some' ? 'one run id or more' : ['no arguments', 'a run id', 'a run id and a message', 'a run id, a request id and allow or deny'][command.positionals];
+    process.stderr.write(`fracta ${name}: expected ${expected}, got ${count}\nusage: ${command.usage}\n`);
     return 2;
   }
   try {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CLI, ROOT, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, alive, until } from './helpers/harness.js';
+import { CLI, ROOT, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, alive, startServer, structured, until } from './helpers/harness.js';
 
 afterEach(runCleanups);
 
@@ -154,6 +154,61 @@ describe('fracta runtimes, runs, status, logs, cancel', () => {
     expect(spawnHelp.stdout).toContain('usage: fracta spawn --task');
     const version = await runCli(['--version']);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('fracta wait', () => {
+  it('waits from another process for the first of several runs, then for all of them', async () => {
+    const server = await startServer();
+    const spawnNow = async (task: string) => structured(await server.call('spawn', { task, wait_s: 0 })).run_id as string;
+    const slow = await spawnNow('@sleep=2 slow');
+    const quick = await spawnNow('@sleep=0.2 quick');
+    const first = await cli(server.sandbox, ['wait', slow, quick, '--timeout', '30']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`${quick}\\s+succeeded\\s+yes`));
+    expect(first.stdout).toMatch(new RegExp(`${slow}\\s+running\\s+no`));
+    expect(first.stdout).toContain('1 of 2 ready (mode any)');
+    expect(first.stdout).toContain(`--- ${quick}\necho: @sleep=0.2 quick`);
+    const all = await cli(server.sandbox, ['wait', slow, quick, '--all', '--json']);
+    expect(all.code).toBe(0);
+    const answer = JSON.parse(all.stdout);
+    expect(answer.mode).toBe('all');
+    expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(['succeeded', 'succeeded']);
+  });
+
+  it('exits 124 when nothing was ready in time, 1 when a ready run failed, 2 without a run id', async () => {
+    const server = await startServer();
+    const slow = structured(await server.call('spawn', { task: '@sleep=30 slow', wait_s: 0 })).run_id as string;
+    const failed = structured(await server.call('spawn', { task: '@exit=3 failing' })).run_id as string;
+    const timedOut = await cli(server.sandbox, ['wait', slow, '--timeout', '1']);
+    expect(timedOut.code).toBe(124);
+    expect(timedOut.stdout).toContain('0 of 1 ready');
+    const bad = await cli(server.sandbox, ['wait', slow, failed]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/\[exit_nonzero\]/);
+    const none = await cli(server.sandbox, ['wait']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('expected one run id or more');
+    const wrongTimeout = await cli(server.sandbox, ['wait', slow, '--timeout', 'soon']);
+    expect(wrongTimeout.stderr).toMatch(/wait\.timeout_s/);
+    await server.call('cancel', { run_id: slow });
+  });
+});
+
+describe('did you mean', () => {
+  it('a mistyped subcommand, runtime or config key is answered with the name it most likely meant', async () => {
+    const sandbox = makeSandbox();
+    const command = await cli(sandbox, ['wiat']);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toContain('unknown command "wiat" (did you mean "wait"?)');
+    const runtime = await cli(sandbox, ['spawn', '--task', 'x', '--runtime', 'echo-agnet']);
+    expect(runtime.stderr).toContain('unknown runtime "echo-agnet" (did you mean "echo-agent"?)');
+    const far = await cli(sandbox, ['spawn', '--task', 'x', '--runtime', 'zzzzzz']);
+    expect(far.stderr).not.toContain('did you mean');
+    fs.writeFileSync(sandbox.configPath, 'agents:\n  max_concurent: 3\n');
+    const key = await cli(sandbox, ['runtimes']);
+    expect(key.code).toBe(1);
+    expect(key.stderr).toContain('agents.max_concurent: unknown key: did you mean max_concurrent?');
   });
 });
 

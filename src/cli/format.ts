@@ -1,5 +1,6 @@
 /** Human output of the CLI: short, aligned, and honest about what failed. */
 import type { RunRecord } from '../record.js';
+import type { WaitResult } from '../runs/wait-many.js';
 import type { RuntimeInfo } from '../runtime-info.js';
 
 export function table(rows: string[][]): string {
@@ -113,4 +114,16 @@ export function formatRecord(record: RunRecord): string {
   for (const warning of record.warnings) lines.push(`warning:   ${warning}`);
   if (record.output) lines.push('', record.output);
   return lines.join('\n');
+}
+
+/** `fracta wait`: a row per run, which are ready, and the output of the ready ones that succeeded. */
+export function formatWait(result: WaitResult): string {
+  const ready = new Set(result.ready);
+  const rows = [['RUN', 'STATUS', 'READY', 'RUNTIME', 'ERROR']];
+  for (const run of result.runs) {
+    const state = run.needs_input ? 'needs input' : run.awaiting_input ? 'awaiting input' : run.status;
+    rows.push([run.run_id, state, ready.has(run.run_id) ? 'yes' : 'no', run.runtime, run.error ? `[${run.error.code}] ${run.error.message.split('\n')[0]}` : '']);
+  }
+  const outputs = result.runs.filter((run) => ready.has(run.run_id) && run.status === 'succeeded' && run.output).map((run) => `--- ${run.run_id}\n${run.output}`);
+  return [table(rows), `${result.ready.length} of ${result.runs.length} ready (mode ${result.mode})`, ...outputs].join('\n');
 }

@@ -2,6 +2,7 @@
  * Finding, reading and validating fracta.yaml. Raw YAML goes through zod into RuntimeConfig objects;
  * every problem is reported as `file: path.to.field: what is wrong (and what is allowed)`.
  */
+import { didYouMean } from '../did-you-mean.js';
 import fs from 'node:fs';
 import { readStateFileSync } from '../read-bounded.js';
 import path from 'node:path';
@@ -146,7 +147,7 @@ export function parseConfig(raw: unknown, file: string | null, adapters: Adapter
   const defaultRuntime = agents.default_runtime ?? BUILTIN_DEFAULT_RUNTIME;
   if (!runtimes.has(defaultRuntime) && problems.length === 0) {
     problems.push(
-      `agents.default_runtime: unknown runtime "${defaultRuntime}" (use ${[...runtimes.keys()].join(', ') || 'a runtime defined under agents.agent_runtimes'})`,
+      `agents.default_runtime: unknown runtime "${defaultRuntime}"${didYouMean(defaultRuntime, [...runtimes.keys()])} (use ${[...runtimes.keys()].join(', ') || 'a runtime defined under agents.agent_runtimes'})`,
     );
   }
   if (problems.length > 0) fail(problems);

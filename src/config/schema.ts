@@ -5,14 +5,21 @@
 import { z } from 'zod';
 import { LONGEST_WAIT_S } from '../names.js';
 import { isDnsLabel, isDnsSubdomain } from './dns-names.js';
+import { meant } from '../did-you-mean.js';
 
 import { APPROVAL_DEFAULTS, ASK_HUMAN, BACKENDS, CLEANUP_POLICIES, DECISIONS } from '../vocabulary.js';
 
 /** A strict object whose unknown keys are reported with the names that are allowed. */
 export function strictObject<T extends z.ZodRawShape>(shape: T, noun = 'key') {
-  const known = Object.keys(shape).join(', ') || 'none';
+  const names = Object.keys(shape);
+  const known = names.join(', ') || 'none';
   return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown ${noun} (use ${known})` : undefined),
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      // One stray key is most often a typo of a known one: name it.
+      const typo = issue.keys.length === 1 ? meant(String(issue.keys[0]), names) : undefined;
+      return `unknown ${noun}${typo ? `: did you mean ${typo}?` : ''} (use ${known})`;
+    },
   });
 }
 

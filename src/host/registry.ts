@@ -1,4 +1,5 @@
 /** Runtimes by name, each with its host; resolves a request's runtime (or the default one). */
+import { didYouMean } from '../did-you-mean.js';
 import type { FractaConfig, RuntimeConfig } from '../config/runtime.js';
 import { FractaError } from '../errors.js';
 import { findAdapter } from './adapters.js';
@@ -27,10 +28,10 @@ export class RuntimeRegistry {
     const wanted = name ?? this.defaultName;
     const entry = wanted === undefined ? undefined : this.entries.get(wanted);
     if (!entry) {
-      const names = [...this.entries.keys()].join(', ') || 'none';
+      const known = [...this.entries.keys()];
       throw new FractaError(
         'unknown_runtime',
-        `unknown runtime "${wanted ?? ''}": the configured runtimes are ${names} (add one under agents.agent_runtimes in fracta.yaml)`,
+        `unknown runtime "${wanted ?? ''}"${didYouMean(wanted ?? '', known)}: the configured runtimes are ${known.join(', ') || 'none'} (add one under agents.agent_runtimes in fracta.yaml)`,
         'runtime',
       );
     }

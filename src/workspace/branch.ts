@@ -27,26 +27,3 @@ export async function checkBranchName(name: string, cwd: string): Promise<void> 
   const check = await gitRaw(cwd, ['check-ref-format', '--branch', name]);
   if (check.code !== 0) throw new FractaError('invalid_input', `branch: "${name}" is not a valid git branch name`, 'branch');
 }
-
-/** Edit distance, for "did you mean" lists of branch names. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
-}
-
-export function closeNames(wanted: string, names: readonly string[], count = 5): string[] {
-  return [...names]
-    .map((name) => ({ name, score: name.includes(wanted) || wanted.includes(name) ? 0 : distance(wanted, name) }))
-    .sort((a, b) => a.score - b.score || a.name.localeCompare(b.name))
-    .slice(0, count)
-    .map((entry) => entry.name);
-}

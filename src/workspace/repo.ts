@@ -8,7 +8,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { maskSecrets } from '../secrets.js';
 import { FractaError } from '../errors.js';
-import { branchFor, checkBranchName, closeNames } from './branch.js';
+import { branchFor, checkBranchName } from './branch.js';
+import { closeNames } from '../did-you-mean.js';
 import { git, gitRaw, gitRetrying } from './git.js';
 
 import type { WorkspaceMode } from '../vocabulary.js';
