@@ -12,7 +12,7 @@ interface Command {
   readonly options: NonNullable<ParseArgsConfig['options']>;
   /** How many arguments it takes; `some` is one or more (run ids). */
   readonly positionals: number | 'some';
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
 }
 
 const common = {
@@ -52,13 +52,41 @@ async function readStdin(): Promise<string> {
 
 const COMMANDS: Record<string, Command> = {
   mcp: {
-    summary: 'Serve fracta over MCP on stdio (for Claude Desktop, Claude Code, Codex, any MCP client)',
-    usage: 'fracta mcp [--config PATH]',
-    options: { ...common },
+    summary: 'Serve fracta over MCP on stdio (for Claude Desktop, Claude Code, Codex, any MCP client), or over HTTP for several clients',
+    usage:
+      'fracta mcp [--config PATH]\n' +
+      '       fracta mcp --http [HOST:]PORT [--token-file PATH] [--allow-remote] [--allow-origin ORIGIN]... [--config PATH]\n' +
+      '  --http          serve MCP Streamable HTTP at http://HOST:PORT/mcp (HOST 127.0.0.1 unless given)\n' +
+      '  --token-file    the bearer token clients must send (made there, mode 0600, if the file is new);\n' +
+      '                  without it a token is made for this process and shown once on stderr\n' +
+      '  --allow-remote  serve on an address that is not loopback (the token is still required)\n' +
+      '  --allow-origin  a browser origin allowed to call, besides the server\'s own',
+    options: { ...common, http: { type: 'string' }, 'token-file': { type: 'string' }, 'allow-remote': { type: 'boolean' }, 'allow-origin': { type: 'string', multiple: true } },
     positionals: 0,
     async run(values) {
-      const { runMcpServer } = await import('./mcp/server.js');
-      await runMcpServer({ configPath: values.config as string | undefined });
+      const configPath = values.config as string | undefined;
+      if (values.http === undefined) {
+        for (const flag of ['token-file', 'allow-remote', 'allow-origin']) if (values[flag] !== undefined) throw usageError('mcp', `--${flag} needs --http`);
+        const { runMcpServer } = await import('./mcp/server.js');
+        await runMcpServer({ configPath });
+        return -1; // keep serving
+      }
+      const { HttpUsageError, loadToken, parseListen, runHttpServer } = await import('./mcp/http.js');
+      try {
+        const listen = parseListen(values.http as string);
+        const { token, generated, wrote } = loadToken(values['token-file'] as string | undefined);
+        const origins = (values['allow-origin'] as unknown as string[] | undefined) ?? [];
+        // The generated token is shown here once, and only here: nothing else fracta writes ever holds it.
+        const banner = generated
+          ? `fracta: bearer token for this server (shown once; clients send "Authorization: Bearer TOKEN"; --token-file keeps one across restarts):\n${token}\n`
+          : wrote
+            ? `fracta: wrote a new bearer token to ${wrote} (mode 0600)\n`
+            : undefined;
+        await runHttpServer({ configPath }, { ...listen, token, allowRemote: values['allow-remote'] === true, allowedOrigins: origins, banner });
+      } catch (error) {
+        if (error instanceof HttpUsageError) throw usageError('mcp', error.message);
+        throw error;
+      }
       return -1; // keep serving
     },
   },
@@ -359,7 +387,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return await command.run(parsed.values as Record<string, string | boolean | string[] | undefined>, parsed.positionals);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
