@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, FIXTURE_CONFIG, alive, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, structured, text, until, type Sandbox } from './helpers/harness.js';
+import { CLI, FIXTURE_CONFIG, ROOT, alive, killQuietly, makeSandbox, onCleanup, readPidfile, runCleanups, runCli, structured, text, until, type Sandbox } from './helpers/harness.js';
 
 afterEach(runCleanups);
 
@@ -41,8 +41,8 @@ async function startHttp(sandbox: Sandbox, extra: string[] = []): Promise<HttpFr
   return { url, token, child, stderr: () => stderr, exited };
 }
 
-async function connect(server: HttpFracta, name = 'http-test', token = server.token): Promise<Client & { call: (tool: string, args: Record<string, unknown>, options?: Parameters<Client['callTool']>[2]) => Promise<CallToolResult> }> {
-  const client = new Client({ name, version: '1.0.0' });
+async function connect(server: HttpFracta, name = 'http-test', token = server.token, given?: Client): Promise<Client & { call: (tool: string, args: Record<string, unknown>, options?: Parameters<Client['callTool']>[2]) => Promise<CallToolResult> }> {
+  const client = given ?? new Client({ name, version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
   await client.connect(transport);
   onCleanup(() => client.close().catch(() => undefined));
@@ -186,6 +186,39 @@ describe('fracta mcp --http', () => {
     const refused = await runCli(['mcp', '--http', '127.0.0.1:0', '--token-file', file, '--config', sandbox.configPath], { env: sandbox.env });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/must hold one token of at least 16 characters/);
+  });
+
+  it("a child's permission request is put to the person of the session that spawned it, not to another client's", async () => {
+    const state = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-acp-'));
+    onCleanup(() => fs.rmSync(state, { recursive: true, force: true }));
+    const runtime = `    fake-acp:\n      adapter: acp\n      command: ${path.join(ROOT, 'test/fixtures/acp-agent.mjs')}\n      env: ${JSON.stringify({ FAKE_ACP_STATE: state })}\n`;
+    const sandbox = makeSandbox(FIXTURE_CONFIG.replace('  agent_runtimes:\n', `  agent_runtimes:\n${runtime}`));
+    const server = await startHttp(sandbox);
+    const person = (who: string, asked: string[]) => {
+      const client = new Client({ name: who, version: '1.0.0' }, { capabilities: { elicitation: {} } });
+      client.setRequestHandler(ElicitRequestSchema, async (request) => {
+        asked.push(request.params.message);
+        return { action: 'accept', content: { decision: 'allow', message: `${who} allowed it` } };
+      });
+      return client;
+    };
+    const askedOne: string[] = [];
+    const askedTwo: string[] = [];
+    const one = await connect(server, 'person-one', server.token, person('person-one', askedOne));
+    const two = await connect(server, 'person-two', server.token, person('person-two', askedTwo));
+    // Both sessions have made a call, so both listen for requests.
+    await two.call('runs', {});
+    const started = structured(await one.call('spawn', { task: 'use @tool', runtime: 'fake-acp', wait_s: 0 }));
+    // A wait comes back when the run needs input; the person's answer then lets it end.
+    const ended = await until(async () => {
+      const record = structured(await one.call('wait', { run_id: started.run_id, timeout_s: 5 }));
+      return record.status === 'running' || record.status === 'queued' ? undefined : record;
+    }, 'the run to end', 40_000);
+    expect(ended).toMatchObject({ status: 'succeeded', output: 'ACP-OK: the tool said hi' });
+    expect(ended.requests).toMatchObject([{ decision: 'allow', decided_by: 'human', message: 'person-one allowed it' }]);
+    expect(askedOne).toHaveLength(1);
+    expect(askedOne[0]).toContain(`Chain: ${started.run_id}`);
+    expect(askedTwo).toEqual([]);
   });
 
   it('SIGTERM stops every running run and its process tree', async () => {
