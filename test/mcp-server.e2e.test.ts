@@ -343,6 +343,9 @@ describe('logs and records', () => {
     }
     expect(total).toBe(record.output_bytes);
     expect(last.text.endsWith('END-OF-BYTES\n')).toBe(true);
+    // A resource that does not exist is MCP's "resource not found" (-32002), not an internal error.
+    await expect(server.client.readResource({ uri: 'test://static-text' })).rejects.toMatchObject({ code: -32002, message: expect.stringContaining('Resource not found: test://static-text') });
+    await expect(server.client.readResource({ uri: 'fracta://runs/r-nope-000000/log' })).rejects.toMatchObject({ code: -32002 });
   });
 
   it('runs lists newest first and filters by status', async () => {

@@ -2,6 +2,7 @@
  * Each run's logs as MCP resources: fracta://runs/{run_id}/log (stdout) and .../stderr. A large log is
  * read in pages (`?offset=N`); each page says where the next one starts.
  */
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ReadResourceResult, Resource, ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import { FractaError } from '../errors.js';
 import type { Fracta } from '../service.js';
@@ -27,13 +28,21 @@ export async function listLogResources(fracta: Fracta): Promise<Resource[]> {
   }));
 }
 
+/** The MCP specification's error code for a resource that does not exist. */
+const RESOURCE_NOT_FOUND = -32002;
+
 export async function readLogResource(fracta: Fracta, uri: string): Promise<ReadResourceResult> {
   const match = URI.exec(uri);
-  if (!match) {
-    throw new FractaError('invalid_input', `unknown resource ${uri} (use fracta://runs/{run_id}/log or fracta://runs/{run_id}/stderr)`, 'uri');
-  }
+  // MCP's code for a resource that does not exist (-32002), not an internal error: the client asked for the wrong thing.
+  if (!match) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri} (use fracta://runs/{run_id}/log or fracta://runs/{run_id}/stderr)`, { uri });
   const [, runId, kind, offset] = match;
-  const chunk = await fracta.readLog(runId!, kind === 'log' ? 'stdout' : 'stderr', Number(offset ?? 0), LOG_PAGE_BYTES);
+  let chunk: Awaited<ReturnType<Fracta['readLog']>>;
+  try {
+    chunk = await fracta.readLog(runId!, kind === 'log' ? 'stdout' : 'stderr', Number(offset ?? 0), LOG_PAGE_BYTES);
+  } catch (error) {
+    if (error instanceof FractaError && error.code === 'run_not_found') throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}: ${error.message}`, { uri });
+    throw error;
+  }
   const more = chunk.next_offset < chunk.total_bytes;
   return {
     contents: [
