@@ -101,6 +101,18 @@ describe('fracta runtimes, runs, status, logs, cancel', () => {
     expect(json.runtimes.map((r: any) => r.name)).toContain('claude');
   });
 
+  it("finds the agent CLIs fracta pins as dev dependencies in its own node_modules when PATH has none (a clone)", async () => {
+    const sandbox = makeSandbox();
+    fs.rmSync(sandbox.configPath);
+    const env = { ...sandbox.env, PATH: '/usr/bin:/bin' };
+    const json = JSON.parse((await runCli(['runtimes', '--json'], { env, cwd: sandbox.dir })).stdout);
+    const paths = Object.fromEntries(json.runtimes.map((r: any) => [r.name, r.command_path]));
+    expect(paths.claude).toBe(path.join(ROOT, 'node_modules/.bin/claude'));
+    expect(paths.codex).toBe(path.join(ROOT, 'node_modules/.bin/codex'));
+    expect(paths.gemini).toBe(path.join(ROOT, 'node_modules/.bin/gemini'));
+    expect(paths.opencode).toBe(path.join(ROOT, `node_modules/opencode-${process.platform}-${process.arch}/bin/opencode`));
+  });
+
   it('a broken config is reported with the field, and the exit code says so', async () => {
     const sandbox = makeSandbox(`agents:\n  agent_runtimes:\n    claude:\n      adapter: command\n      command: claude\n      model_tiers: { huge: x }\n`);
     const result = await cli(sandbox, ['runtimes']);
@@ -247,6 +259,23 @@ describe('fracta mcp stdout', () => {
     expect(byId[6].result.content[0].text).toMatch(/\[config_invalid\] fracta\.yaml:1:/);
     server.stdin!.end();
     await until(() => !alive(server.pid!), 'the server to exit after stdin ends');
+  });
+});
+
+describe('a broken fracta.yaml at start', () => {
+  it('is reported as itself on stderr, not as a cluster that could not be reconciled', async () => {
+    const sandbox = makeSandbox('agents:\n  max_concurrent: lots\n');
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--config', sandbox.configPath], env: sandbox.env, cwd: sandbox.dir, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const client = new Client({ name: 'broken-config', version: '0' });
+    await client.connect(transport);
+    onCleanup(() => client.close());
+    await until(() => stderr.includes('agents.max_concurrent'), 'the config error on stderr');
+    // Recovery and the cluster sweep run after the config is read: give them their turn.
+    await client.listTools();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(stderr).not.toContain('reconcile');
   });
 });
 

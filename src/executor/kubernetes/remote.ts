@@ -66,13 +66,20 @@ export class KubernetesRemote {
    */
   async reconcile(owned: (runId: string) => Promise<boolean>): Promise<ReconcileReport> {
     const clusters = new Map<string, ClusterConfig>();
-    for (const runtime of this.config().runtimes.values()) {
+    const report: ReconcileReport = { deleted: [], failed: [] };
+    let config: ReturnType<typeof this.config>;
+    try {
+      config = this.config();
+    } catch {
+      // A broken fracta.yaml is reported as itself (at start and by every call), not as a cluster that failed.
+      return report;
+    }
+    for (const runtime of config.runtimes.values()) {
       const kubernetes = runtime.kubernetes;
       if (runtime.backend !== 'kubernetes' || !kubernetes?.namespace) continue;
       const key = `${kubernetes.kubeconfig ?? ''}\0${kubernetes.context ?? ''}\0${kubernetes.in_cluster ?? false}\0${kubernetes.namespace}`;
       clusters.set(key, { ...kubernetes, namespace: kubernetes.namespace });
     }
-    const report: ReconcileReport = { deleted: [], failed: [] };
     if (clusters.size === 0) return report;
     const { deleteRunJob, listManagedJobs } = await import('./reconcile.js');
     // Each namespace on its own: one that refuses (403) or does not answer ends nobody else's sweep.
