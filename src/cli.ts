@@ -10,8 +10,8 @@ interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
-  /** How many arguments it takes; `some` is one or more (run ids). */
-  readonly positionals: number | 'some';
+  /** How many arguments it takes; `some` is one or more (run ids), `any` none or more. */
+  readonly positionals: number | 'some' | 'any';
   run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
 }
 
@@ -208,6 +208,24 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  doctor: {
+    summary: 'Check that runtimes work: CLI and version, variables, login, cluster; --run tries each for real',
+    usage:
+      'fracta doctor [RUNTIME...] [--run] [--json] [--config PATH]\n' +
+      '  RUNTIME   the runtimes to check (default: every configured one)\n' +
+      '  --run     also run a one-line task on each, with its time and cost\n' +
+      'exit 0 only when everything checked works',
+    options: { ...common, run: { type: 'boolean' }, json: { type: 'boolean' } },
+    positionals: 'any',
+    async run(values, names) {
+      const fracta = await service(values);
+      const { doctor, formatDoctor } = await import('./cli/doctor.js');
+      const report = await doctor(fracta, { runtimes: names, run: values.run === true, env: process.env });
+      if (values.json) json(report);
+      else print(formatDoctor(report));
+      return report.ok ? 0 : 1;
+    },
+  },
   runs: {
     summary: 'List recent runs, newest first',
     usage: 'fracta runs [--status STATUS] [--limit N] [--json]',
@@ -381,8 +399,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const count = parsed.positionals.length;
-  if (command.positionals === 'some' ? count === 0 : count !== command.positionals) {
-    const expected = command.positionals === 'some' ? 'one run id or more' : ['no arguments', 'a run id', 'a run id and a message', 'a run id, a request id and allow or deny'][command.positionals];
+  if (command.positionals === 'some' ? count === 0 : command.positionals !== 'any' && count !== command.positionals) {
+    const expected = typeof command.positionals !== 'number' ? 'one run id or more' : ['no arguments', 'a run id', 'a run id and a message', 'a run id, a request id and allow or deny'][command.positionals];
     process.stderr.write(`fracta ${name}: expected ${expected}, got ${count}\nusage: ${command.usage}\n`);
     return 2;
   }

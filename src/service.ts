@@ -154,6 +154,11 @@ export class Fracta {
     return (await this.ready()).clusters;
   }
 
+  /** Whether a kubernetes runtime's cluster answers (fracta doctor); rejects with why not. */
+  async reachCluster(runtime: string): Promise<number> {
+    return this.remote.reach(runtime);
+  }
+
   /** Follows a run's events as they happen (runs of this process only); returns the unsubscribe. */
   follow(runId: string, listener: (event: LoggedEvent) => void): () => void {
     return this.runner.subscribe(runId, listener);

@@ -48,6 +48,17 @@ export class KubernetesRemote {
     return kubernetes?.namespace ? { ...kubernetes, namespace: kubernetes.namespace } : undefined;
   }
 
+  /**
+   * Whether the runtime's cluster answers and lets fracta list its Jobs (what every run and the
+   * recovery sweep need first): resolves with how many Jobs of this install it holds, or rejects with why.
+   */
+  async reach(runtime: string): Promise<number> {
+    const cluster = this.clusterOf(runtime);
+    if (!cluster) throw new Error(`runtime "${runtime}" names no kubernetes.namespace: set one in its kubernetes: block`);
+    const { listManagedJobs } = await import('./reconcile.js');
+    return (await listManagedJobs(cluster, this.home)).length;
+  }
+
   /** Deletes a run's Job (with its pod and input Secret); a Job already gone is fine. */
   async stop(record: RunRecord): Promise<void> {
     if (!record.kubernetes) return;
