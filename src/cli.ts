@@ -91,15 +91,44 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'mcp-config': {
-    summary: 'Print ready-to-paste MCP client config for this install (claude-desktop, claude-code, codex)',
-    usage: 'fracta mcp-config [--client claude-desktop|claude-code|codex] [--config PATH]',
-    options: { ...common, client: { type: 'string' } },
+    summary: 'Print ready-to-paste MCP client config for this install (claude-desktop, claude-code, codex, gemini)',
+    usage:
+      'fracta mcp-config [--client claude-desktop|claude-code|codex|gemini] [--http [HOST:]PORT [--token-file PATH]] [--config PATH]\n' +
+      '  --http   the entry for a running fracta mcp --http (the token is read from FRACTA_MCP_TOKEN, never printed)\n' +
+      'the entry goes to stdout, what the client needs beside it to stderr',
+    options: { ...common, client: { type: 'string' }, http: { type: 'string' }, 'token-file': { type: 'string' } },
     positionals: 0,
     async run(values) {
-      const { CLIENTS, renderClientConfig, serverEntry } = await import('./cli/mcp-config.js');
+      const { CLIENTS, neededVariables, renderClientConfig, renderHttpConfig, serverEntry } = await import('./cli/mcp-config.js');
+      const { didYouMean } = await import('./did-you-mean.js');
       const client = (values.client ?? 'claude-desktop') as (typeof CLIENTS)[number];
-      if (!CLIENTS.includes(client)) throw usageError('mcp-config', `unknown client "${client}" (use ${CLIENTS.join(', ')})`);
-      print(renderClientConfig(client, serverEntry(values.config as string | undefined)));
+      if (!CLIENTS.includes(client)) throw usageError('mcp-config', `unknown client "${client}"${didYouMean(client, CLIENTS)} (use ${CLIENTS.join(', ')})`);
+      let printed;
+      if (values.http !== undefined) {
+        const { parseListen, MCP_PATH, HttpUsageError } = await import('./mcp/http.js');
+        try {
+          const { host, port } = parseListen(values.http as string);
+          const path = await import('node:path');
+          const tokenFile = values['token-file'] === undefined ? undefined : path.resolve(values['token-file'] as string);
+          printed = renderHttpConfig(client, { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${MCP_PATH}`, tokenFile });
+        } catch (error) {
+          if (error instanceof HttpUsageError || error instanceof Error) throw usageError('mcp-config', error.message);
+          throw error;
+        }
+      } else {
+        if (values['token-file'] !== undefined) throw usageError('mcp-config', '--token-file needs --http');
+        const fracta = await service(values);
+        let needs: Array<{ command: string; adapter: string; env: Record<string, string> }> = [];
+        try {
+          const config = fracta.config();
+          needs = fracta.runtimes().map((runtime) => ({ command: runtime.command, adapter: runtime.host, env: { ...config.runtimes.get(runtime.name)?.env } }));
+        } catch (error) {
+          process.stderr.write(`fracta: ${(error as Error).message}\n`);
+        }
+        printed = renderClientConfig(client, serverEntry(values.config as string | undefined), neededVariables(needs));
+      }
+      print(printed.entry);
+      for (const note of printed.notes) process.stderr.write(`# ${note}\n`);
       return 0;
     },
   },

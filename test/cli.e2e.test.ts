@@ -296,7 +296,9 @@ describe('client configuration', () => {
     const printed = await cli(sandbox, ['mcp-config']);
     expect(printed.code).toBe(0);
     const entry = JSON.parse(printed.stdout).mcpServers.fracta;
-    expect(entry).toEqual({ command: process.execPath, args: [CLI, 'mcp'], env: { FRACTA_CONFIG: sandbox.configPath } });
+    expect(entry).toEqual({ command: process.execPath, args: [CLI, 'mcp'], env: { FRACTA_CONFIG: sandbox.configPath, FRACTA_HOME: sandbox.home } });
+    // What the entry needs beside it goes to stderr, so the entry alone can be redirected into a file.
+    expect(printed.stderr).toContain('# merge into claude_desktop_config.json');
     const client = await connectWith(entry, '/', { PATH: process.env.PATH!, FRACTA_HOME: sandbox.home });
     const result = await client.callTool({ name: 'spawn', arguments: { task: 'via desktop config' } });
     expect((result.structuredContent as any).output).toBe('echo: via desktop config');
@@ -305,10 +307,29 @@ describe('client configuration', () => {
   it('fracta mcp-config prints Claude Code and Codex forms', async () => {
     const sandbox = makeSandbox();
     const code = (await cli(sandbox, ['mcp-config', '--client', 'claude-code'])).stdout;
-    expect(code).toBe(`claude mcp add fracta -e FRACTA_CONFIG=${sandbox.configPath} -- ${process.execPath} ${CLI} mcp\n`);
+    expect(code).toBe(`claude mcp add --scope user fracta -e FRACTA_CONFIG=${sandbox.configPath} -e FRACTA_HOME=${sandbox.home} -- ${process.execPath} ${CLI} mcp\n`);
     const codex = (await cli(sandbox, ['mcp-config', '--client', 'codex'])).stdout;
     expect(codex).toContain('[mcp_servers.fracta]');
     expect(codex).toContain(`args = [${JSON.stringify(CLI)}, "mcp"]`);
+    expect(codex).toContain('default_tools_approval_mode = "approve"');
+    // The variable the secretive runtime names passes through codex by name; its value is never printed.
+    expect(codex).toMatch(/env_vars = \[.*"FRACTA_TEST_SECRET"/);
+  });
+
+  it('fracta mcp-config --http prints entries that read the token from FRACTA_MCP_TOKEN, and refuses Claude Desktop', async () => {
+    const sandbox = makeSandbox();
+    const code = await cli(sandbox, ['mcp-config', '--client', 'claude-code', '--http', '8765', '--token-file', 'tok']);
+    expect(code.stdout).toBe('claude mcp add --scope user --transport http fracta http://127.0.0.1:8765/mcp --header "Authorization: Bearer ${FRACTA_MCP_TOKEN}"\n');
+    expect(code.stderr).toContain(`export FRACTA_MCP_TOKEN="$(cat ${path.join(sandbox.dir, 'tok')})"`);
+    const codex = await cli(sandbox, ['mcp-config', '--client', 'codex', '--http', '[::1]:9000']);
+    expect(codex.stdout).toContain('url = "http://[::1]:9000/mcp"\nbearer_token_env_var = "FRACTA_MCP_TOKEN"');
+    const gemini = JSON.parse((await cli(sandbox, ['mcp-config', '--client', 'gemini', '--http', '9000'])).stdout);
+    expect(gemini.mcpServers.fracta).toMatchObject({ httpUrl: 'http://127.0.0.1:9000/mcp', headers: { Authorization: 'Bearer ${FRACTA_MCP_TOKEN}' }, trust: true });
+    const desktop = await cli(sandbox, ['mcp-config', '--http', '9000']);
+    expect(desktop.code).toBe(2);
+    expect(desktop.stderr).toContain('use the stdio entry');
+    const typo = await cli(sandbox, ['mcp-config', '--client', 'codx']);
+    expect(typo.stderr).toContain('unknown client "codx" (did you mean "codex"?)');
   });
 
   it("mcp.json's entry starts a server that lists fracta's tools", async () => {
