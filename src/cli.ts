@@ -237,6 +237,31 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  board: {
+    summary: 'Serve a live page of every run under FRACTA_HOME (tree, logs, requests), on 127.0.0.1',
+    usage:
+      'fracta board [--port N] [--open] [--config PATH]\n' +
+      '  --port   the port (default: a free one)\n' +
+      '  --open   open the page in the browser\n' +
+      'the URL it prints holds the token every request needs',
+    options: { ...common, port: { type: 'string' }, open: { type: 'boolean' } },
+    positionals: 0,
+    async run(values) {
+      const port = values.port === undefined ? 0 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw usageError('board', `--port: "${values.port}" is not a port (0 to 65535)`);
+      const fracta = await service(values);
+      const { startBoard } = await import('./board/server.js');
+      const board = await startBoard(fracta, { port, home: fracta.home() });
+      process.stderr.write(`fracta board: ${board.url}\n`);
+      if (values.open) {
+        const { openInBrowser } = await import('./board/open.js');
+        openInBrowser(board.url);
+      }
+      const stop = () => void board.close().then(() => process.exit(0));
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, stop);
+      return -1; // keep serving
+    },
+  },
   doctor: {
     summary: 'Check that runtimes work: CLI and version, variables, login, cluster; --run tries each for real',
     usage:

@@ -6,10 +6,16 @@
  */
 
 /** The names of fracta's MCP tools: the contract clients script against, and what a child is allowed. */
-export const FRACTA_TOOL_NAMES = ['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean', 'answer', 'ask_parent', 'approval_prompt'] as const;
+export const FRACTA_TOOL_NAMES = ['spawn', 'wait', 'status', 'cancel', 'send', 'close', 'runs', 'runtimes', 'clean', 'answer', 'board', 'ask_parent', 'approval_prompt'] as const;
 
 /** The tools only a child's fracta lists (the one fracta gives an agent with agent_mcp): they ask the run's chain. */
 export const CHILD_TOOL_NAMES: readonly FractaToolName[] = ['ask_parent', 'approval_prompt'];
+
+/** The tools only the fracta at the root lists: a child's fracta ends with the child, and opens no port. */
+export const ROOT_TOOL_NAMES: readonly FractaToolName[] = ['board'];
+
+/** The tools a child's fracta lists: what a child CLI is allowed of fracta's server. */
+export const CHILD_FRACTA_TOOLS: readonly FractaToolName[] = FRACTA_TOOL_NAMES.filter((tool) => !ROOT_TOOL_NAMES.includes(tool));
 
 /** The tool Claude Code is told to ask for a permission its runtime does not give (--permission-prompt-tool). */
 export const APPROVAL_TOOL = 'approval_prompt';

@@ -105,6 +105,11 @@ export class Fracta {
     return this.configSource.current();
   }
 
+  /** The state folder this process uses (FRACTA_HOME). */
+  home(): string {
+    return fractaHome(this.env);
+  }
+
   /** Runs on clusters: nothing of the kubernetes client loads until a run or a Job needs it. */
   private get remote(): KubernetesRemote {
     this.remoteInstance ??= new KubernetesRemote(() => this.config(), homeLabel(fractaHome(this.env)));

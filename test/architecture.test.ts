@@ -12,7 +12,7 @@ const SRC = path.join(ROOT, 'src');
 
 /** Floors, highest first; a file may import only from its own floor or a lower one. */
 const FLOORS: ReadonlyArray<readonly [floor: number, name: string, prefixes: readonly string[]]> = [
-  [9, 'front ends', ['cli.ts', 'cli/', 'mcp/']],
+  [9, 'front ends', ['cli.ts', 'cli/', 'mcp/', 'board/']],
   [8, 'service', ['service.ts']],
   [7, 'runs', ['runs/']],
   [6, 'plan', ['spawn/']],

@@ -204,12 +204,12 @@ describe('parseRequest(spawnRequestSchema)', () => {
     expect(error.message).toBe('spawn.tier: unknown tier (use heavy, medium, light)');
   });
 
-  it('refuses wait_s over 50 and accepts 50', () => {
-    const error = thrown(() => parse({ task: 't', wait_s: 51 }));
+  it('refuses wait_s over an hour and accepts an hour (the client\'s wait ceiling then holds it)', () => {
+    const error = thrown(() => parse({ task: 't', wait_s: 3601 }));
     expect(error.code).toBe('invalid_input');
     expect(error.field).toBe('wait_s');
-    expect(error.message).toBe('spawn.wait_s: must be from 0 to 50 seconds; call wait for longer');
-    expect(parse({ task: 't', wait_s: 50 }).wait_s).toBe(50);
+    expect(error.message).toBe('spawn.wait_s: must be from 0 to 3600 seconds; call wait for longer');
+    expect(parse({ task: 't', wait_s: 3600 }).wait_s).toBe(3600);
   });
 
   it('refuses an unknown field, listing the allowed ones', () => {
@@ -221,7 +221,7 @@ describe('parseRequest(spawnRequestSchema)', () => {
   });
 
   it('reports every bad field in one message', () => {
-    const error = thrown(() => parse({ task: 't', wait_s: 99, cleanup: 'never' }));
+    const error = thrown(() => parse({ task: 't', wait_s: 9999, cleanup: 'never' }));
     expect(error.message).toContain('spawn.wait_s:');
     expect(error.message).toContain('spawn.cleanup: unknown cleanup policy (use keep, on_success, always)');
   });

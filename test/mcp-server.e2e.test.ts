@@ -16,7 +16,7 @@ describe('tools', () => {
     const server = await startServer();
     const { tools } = await server.client.listTools();
     // ask_parent and approval_prompt ask a run's chain: only the fracta an agent was given lists them.
-    expect(tools.map((tool) => tool.name).sort()).toEqual(['answer', 'cancel', 'clean', 'close', 'runs', 'runtimes', 'send', 'spawn', 'status', 'wait']);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(['answer', 'board', 'cancel', 'clean', 'close', 'runs', 'runtimes', 'send', 'spawn', 'status', 'wait']);
     for (const tool of tools) {
       expect(tool.inputSchema.type).toBe('object');
       expect(tool.outputSchema?.type).toBe('object');

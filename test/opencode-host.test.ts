@@ -15,7 +15,7 @@ import { FractaRetryLimit } from '../src/host/opencode/retry-limit-plugin.js';
 import { MAX_RETRIES_ENV, RETRY_LIMIT_ERROR, RETRY_LIMIT_PLUGIN } from '../src/host/opencode/retry-limit.js';
 import { OpencodeTurn } from '../src/host/opencode/stream.js';
 import { RuntimeRegistry } from '../src/host/registry.js';
-import { FRACTA_TOOL_NAMES } from '../src/names.js';
+import { CHILD_FRACTA_TOOLS } from '../src/names.js';
 import { thrown } from './helpers/thrown.js';
 import { writeWorkspaceFiles } from '../src/workspace/files.js';
 import { ADAPTERS } from '../src/host/adapters.js';
@@ -163,7 +163,7 @@ describe('opencode command line', () => {
 
     it('with agent_mcp, fracta\'s own tools are allowed too', () => {
       const rules = inline(host().buildBatchCommand(input({ allowedTools: ['read'], agentMcp: true }))).permission;
-      expect(Object.keys(rules)).toEqual(['*', 'read', ...FRACTA_TOOL_NAMES.map((tool) => `fracta_${tool}`)]);
+      expect(Object.keys(rules)).toEqual(['*', 'read', ...CHILD_FRACTA_TOOLS.map((tool) => `fracta_${tool}`)]);
       expect(rules.fracta_spawn).toBe('allow');
     });
 

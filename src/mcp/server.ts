@@ -14,7 +14,7 @@ import {
 import type { FractaOptions } from '../service.js';
 import type { WaitCeiling } from '../wait-ceiling.js';
 import { VERSION } from '../version.js';
-import { CHILD_TOOL_NAMES, FRACTA_ENV } from '../names.js';
+import { CHILD_TOOL_NAMES, FRACTA_ENV, ROOT_TOOL_NAMES } from '../names.js';
 import { LineTransport } from './transport.js';
 import { markMcpConnected } from '../paths.js';
 import { isRunId } from '../run-id.js';
@@ -41,7 +41,7 @@ async function loadCore(options: FractaOptions) {
   };
   // The tools that ask a run's chain are listed only where there is a chain: in the fracta an agent was given.
   const isChild = Boolean((options.env ?? process.env)[FRACTA_ENV.PARENT_RUN]);
-  const visible = TOOLS.filter((tool) => isChild || !CHILD_TOOL_NAMES.includes(tool.name));
+  const visible = TOOLS.filter((tool) => (isChild ? !ROOT_TOOL_NAMES.includes(tool.name) : !CHILD_TOOL_NAMES.includes(tool.name)));
   // The descriptions state the client's ceiling: one list per ceiling, made once.
   const lists = new Map<number, Tool[]>();
   const toolsFor = (ceilingS: number): Tool[] => {

@@ -189,6 +189,20 @@ export const TOOLS: readonly (ToolDefinition & { readonly name: FractaToolName }
     handler: async (args, { fracta }) => recordResult(await fracta.answer(args)),
   },
   {
+    name: 'board',
+    title: 'Open the run board',
+    description:
+      'The URL of a live page (on this machine) showing every run as a tree, with logs and pending requests, where a person can cancel, answer and send. Starts the board if it is not running. Give the URL to the person; it holds the token the page needs.',
+    input: emptyRequestSchema,
+    output: z.object({ url: z.string().describe('open it in a browser on this machine'), started: z.boolean().describe('whether this call started the board') }),
+    annotations: { readOnlyHint: true, idempotentHint: true },
+    handler: async (_args, { fracta }) => {
+      const { sharedBoard } = await import('../board/shared.js');
+      const { url, started } = await sharedBoard(fracta);
+      return structuredResult({ url, started }, `${started ? 'the board is up' : 'the board is running'}: ${url}`);
+    },
+  },
+  {
     name: 'ask_parent',
     title: 'Ask the parent',
     description:

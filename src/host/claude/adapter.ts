@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { oneOf, strictObject } from '../../config/schema.js';
 import type { RuntimeConfig } from '../../config/runtime.js';
-import { APPROVAL_TOOL, FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
+import { APPROVAL_TOOL, FRACTA_SERVER_NAME, CHILD_FRACTA_TOOLS } from '../../names.js';
 import { FRACTA_DIR } from '../bootstrap.js';
 import { MAX_PARSED_BYTES, OutputParseError, type Capabilities, type CommandInput, type CommandSpec, type Host, type McpServerEntry, type StreamSpec, type WorkspaceOptions, type AdapterDefinition } from '../host.js';
 import { childServers, mcpServersSchema, reservedNameProblems } from '../mcp-servers.js';
@@ -88,7 +88,7 @@ class ClaudeHost implements Host {
     const allowed = [
       ...(allowedTools(name, permissions, input.allowedTools) ?? []),
       // In -p mode an MCP tool call is denied unless allowed by name.
-      ...(input.agentMcp ? FRACTA_TOOL_NAMES.map((tool) => `mcp__${FRACTA_SERVER_NAME}__${tool}`) : []),
+      ...(input.agentMcp ? CHILD_FRACTA_TOOLS.map((tool) => `mcp__${FRACTA_SERVER_NAME}__${tool}`) : []),
     ];
     // One `--allowedTools=TOOL` each: commander adds up a repeated variadic flag.
     for (const tool of allowed) args.push(`--allowedTools=${tool}`);

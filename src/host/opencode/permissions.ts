@@ -15,7 +15,7 @@
  */
 import { FractaError } from '../../errors.js';
 import { narrowTools } from '../permissions.js';
-import { FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../../names.js';
+import { FRACTA_SERVER_NAME, CHILD_FRACTA_TOOLS } from '../../names.js';
 
 export interface Permissions {
   readonly allowed_tools?: readonly string[] | undefined;
@@ -91,7 +91,7 @@ export function permissionRules(allowed: readonly string[] | undefined, denied: 
   if (allowed !== undefined) {
     config['*'] = 'deny';
     for (const entry of allowed) add(config, entry, 'allow', 'allowed_tools');
-    if (agentMcp) for (const tool of FRACTA_TOOL_NAMES) config[`${FRACTA_SERVER_NAME}_${tool}`] = 'allow';
+    if (agentMcp) for (const tool of CHILD_FRACTA_TOOLS) config[`${FRACTA_SERVER_NAME}_${tool}`] = 'allow';
   }
   for (const entry of denied ?? []) add(config, entry, 'deny', 'permissions.denied_tools');
   return config;
