@@ -48,9 +48,11 @@ export function summary(record: RunRecord) {
 
 export class RunWatch {
   private readonly listeners = new Set<(record: RunRecord) => void>();
-  private readonly seen = new Map<string, number>();
+  /** What is on disk, as of the last refresh: the page's listing is served from here, not read anew. */
+  private readonly records = new Map<string, { mtime: number; record: RunRecord }>();
   private timer: NodeJS.Timeout | undefined;
-  private ticking = false;
+  private refreshing: Promise<void> | undefined;
+  private primed = false;
   private readonly runsDir: string;
 
   constructor(
@@ -60,8 +62,13 @@ export class RunWatch {
     this.runsDir = path.join(home, 'runs');
   }
 
+  /** Every run, newest first (at most MAX_RUNS), as on disk now. */
   async snapshot(): Promise<RunRecord[]> {
-    return this.fracta.runs({ limit: MAX_RUNS });
+    await this.refresh();
+    return [...this.records.values()]
+      .map((entry) => entry.record)
+      .sort((a, b) => b.created_at.localeCompare(a.created_at))
+      .slice(0, MAX_RUNS);
   }
 
   subscribe(listener: (record: RunRecord) => void): () => void {
@@ -69,9 +76,12 @@ export class RunWatch {
     return () => this.listeners.delete(listener);
   }
 
+  /** Reads what is on disk once (the board's first page then costs a stat per run), then follows it while a page listens. */
   async start(): Promise<void> {
-    await this.tick(true);
-    this.timer ??= setInterval(() => void this.tick(), TICK_MS);
+    await this.refresh();
+    this.timer ??= setInterval(() => {
+      if (this.listeners.size > 0) void this.refresh();
+    }, TICK_MS);
     this.timer.unref();
   }
 
@@ -80,36 +90,37 @@ export class RunWatch {
     this.timer = undefined;
   }
 
-  /**
-   * Primed when the board starts (what is on disk then is in every page's first listing), then every
-   * tick with a page listening tells of each record changed since: a page that opened late gets at
-   * worst a record it had already.
-   */
-  private async tick(priming = false): Promise<void> {
-    if (this.ticking || (!priming && this.listeners.size === 0)) return;
-    this.ticking = true;
+  /** One pass over FRACTA_HOME/runs at a time; a caller that comes meanwhile gets that pass's result. */
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.pass().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async pass(): Promise<void> {
+    let names: string[] = [];
     try {
-      let names: string[] = [];
+      names = await fs.promises.readdir(this.runsDir);
+    } catch {
+      // no run yet
+    }
+    const present = new Set(names);
+    for (const id of this.records.keys()) if (!present.has(id)) this.records.delete(id);
+    const announce = this.primed;
+    this.primed = true;
+    for (const name of names) {
+      let mtime: number;
       try {
-        names = await fs.promises.readdir(this.runsDir);
+        mtime = (await fs.promises.stat(path.join(this.runsDir, name, 'run.json'))).mtimeMs;
       } catch {
-        return; // no run yet
+        continue;
       }
-      for (const name of names) {
-        let mtime: number;
-        try {
-          mtime = (await fs.promises.stat(path.join(this.runsDir, name, 'run.json'))).mtimeMs;
-        } catch {
-          continue;
-        }
-        if (this.seen.get(name) === mtime) continue;
-        this.seen.set(name, mtime);
-        if (priming) continue;
-        const record = await this.fracta.status({ run_id: name }).catch(() => undefined);
-        if (record) for (const listener of this.listeners) listener(record);
-      }
-    } finally {
-      this.ticking = false;
+      if (this.records.get(name)?.mtime === mtime) continue;
+      const record = await this.fracta.status({ run_id: name }).catch(() => undefined);
+      if (!record) continue;
+      this.records.set(name, { mtime, record });
+      if (announce) for (const listener of this.listeners) listener(record);
     }
   }
 }
