@@ -177,6 +177,22 @@ describe.skipIf(!CHROMIUM)('fracta board in Chromium', () => {
     expect(names).not.toContain('board');
   });
 
+  it('a secret the agent prints reaches the page masked, in the record and in the log', async () => {
+    const secret = 'sk-board-secret-4c1d9e77aa';
+    const sandbox = makeSandbox();
+    const server = await connectServer(sandbox, { FRACTA_TEST_SECRET: secret });
+    const run = structured(await server.call('spawn', { task: '@env=AGENT_TOKEN', runtime: 'secretive' }));
+    expect(run.output).toContain('AGENT_TOKEN=');
+    const board = await startBoard(sandbox);
+    const page = await open(board.url);
+    await item(page, run.run_id).locator('> .row').click();
+    await page.waitForSelector('#log-window:text("AGENT_TOKEN")');
+    expect(await page.content()).not.toContain(secret);
+    const api = await (await fetch(`${board.base}/api/runs?token=${board.token}`)).text();
+    expect(api).toContain(run.run_id);
+    expect(api).not.toContain(secret);
+  });
+
   it('an empty FRACTA_HOME shows a page that says so and how to start', async () => {
     const sandbox = makeSandbox();
     const board = await startBoard(sandbox);
