@@ -22,6 +22,9 @@ describe('tools', () => {
       expect(tool.outputSchema?.type).toBe('object');
       expect(tool.description?.length).toBeGreaterThan(20);
     }
+    // The first answer came from the list made at build time; once the core has loaded it makes the list itself: the same.
+    await server.call('runtimes', {});
+    expect((await server.client.listTools()).tools).toEqual(tools);
     const spawn = tools.find((tool) => tool.name === 'spawn')!;
     expect(spawn.inputSchema.required).toEqual(['task']);
     expect(Object.keys(spawn.inputSchema.properties ?? {}).sort()).toEqual(

@@ -3,33 +3,17 @@
  * every problem is reported as `file: path.to.field: what is wrong (and what is allowed)`.
  */
 import { didYouMean } from '../did-you-mean.js';
-import fs from 'node:fs';
 import { readStateFileSync } from '../read-bounded.js';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { FractaError } from '../errors.js';
-import { fractaHome } from '../paths.js';
 import { BUILTIN_DEFAULT_RUNTIME, BUILTIN_RUNTIMES } from './defaults.js';
 import { formatIssues, formatPath } from './errors.js';
 import type { AdapterCatalog, FractaConfig, RuntimeConfig } from './runtime.js';
 import { configSchema, runtimeCommonShape, strictObject } from './schema.js';
 
-export interface ConfigLocation {
-  /** The file to read, or null for the built-in defaults. */
-  readonly path: string | null;
-  /** Whether the user named it (--config, FRACTA_CONFIG): then it must exist. */
-  readonly explicit: boolean;
-}
-
-/** --config, else FRACTA_CONFIG, else ./fracta.yaml, else $FRACTA_HOME/fracta.yaml, else built-ins. */
-export function locateConfig(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ConfigLocation {
-  if (flag) return { path: path.resolve(cwd, flag), explicit: true };
-  if (env.FRACTA_CONFIG) return { path: path.resolve(cwd, env.FRACTA_CONFIG), explicit: true };
-  for (const candidate of [path.join(cwd, 'fracta.yaml'), path.join(fractaHome(env), 'fracta.yaml')]) {
-    if (fs.existsSync(candidate)) return { path: candidate, explicit: false };
-  }
-  return { path: null, explicit: false };
-}
+export { locateConfig, type ConfigLocation } from './locate.js';
+import type { ConfigLocation } from './locate.js';
 
 function displayName(file: string): string {
   const relative = path.relative(process.cwd(), file);

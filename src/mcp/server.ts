@@ -14,7 +14,9 @@ import {
 import type { FractaOptions } from '../service.js';
 import type { WaitCeiling } from '../wait-ceiling.js';
 import { VERSION } from '../version.js';
-import { CHILD_TOOL_NAMES, FRACTA_ENV, ROOT_TOOL_NAMES } from '../names.js';
+import { DEFAULT_WAIT_CEILING_S, FRACTA_ENV } from '../names.js';
+import { prebuiltToolList, quickCeiling, toolList } from './tool-list.js';
+
 import { LineTransport } from './transport.js';
 import { markMcpConnected } from '../paths.js';
 import { isRunId } from '../run-id.js';
@@ -25,40 +27,30 @@ import { isRunId } from '../run-id.js';
  * client waits for the SDK and nothing more when it starts fracta.
  */
 async function loadCore(options: FractaOptions) {
-  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { z }, { waitCeiling }] = await Promise.all([
+  const [{ Fracta }, { TOOLS }, resources, { progressFollower }, { errorResult }, { FractaError }, { toolJsonSchema }, { waitCeiling }] = await Promise.all([
     import('../service.js'),
     import('./tools.js'),
     import('./resources.js'),
     import('./progress.js'),
     import('./shape.js'),
     import('../errors.js'),
-    import('zod'),
+    import('./json-schema.js'),
     import('../wait-ceiling.js'),
   ]);
-  const jsonSchema = (schema: import('zod').ZodType, io: 'input' | 'output'): Tool['inputSchema'] => {
-    const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-    return rest as Tool['inputSchema'];
-  };
-  // The tools that ask a run's chain are listed only where there is a chain: in the fracta an agent was given.
-  const isChild = Boolean((options.env ?? process.env)[FRACTA_ENV.PARENT_RUN]);
-  const visible = TOOLS.filter((tool) => (isChild ? !ROOT_TOOL_NAMES.includes(tool.name) : !CHILD_TOOL_NAMES.includes(tool.name)));
+  const isChild = isChildOf(options);
+  const listable = TOOLS.map((tool) => ({
+    ...tool,
+    inputSchema: toolJsonSchema(tool.input, 'input'),
+    ...(tool.output ? { outputSchema: toolJsonSchema(tool.output, 'output') } : {}),
+  }));
   // The descriptions state the client's ceiling: one list per ceiling, made once.
   const lists = new Map<number, Tool[]>();
   const toolsFor = (ceilingS: number): Tool[] => {
     let list = lists.get(ceilingS);
-    if (!list) {
-      list = visible.map((tool) => ({
-        name: tool.name,
-        title: tool.title,
-        description: typeof tool.description === 'string' ? tool.description : tool.description(ceilingS),
-        inputSchema: jsonSchema(tool.input, 'input'),
-        ...(tool.output ? { outputSchema: jsonSchema(tool.output, 'output') } : {}),
-        ...(tool.annotations ? { annotations: tool.annotations } : {}),
-      }));
-      lists.set(ceilingS, list);
-    }
+    if (!list) lists.set(ceilingS, (list = toolList(listable, isChild, ceilingS)));
     return list;
   };
+  const visible = TOOLS.filter((tool) => toolsFor(DEFAULT_WAIT_CEILING_S).some((listed) => listed.name === tool.name));
   const fracta = new Fracta(options);
   /** The client's wait ceiling; a broken config leaves only fracta's own table (each call reports the config). */
   const ceilingFor = (clientName: string | undefined) => {
@@ -72,6 +64,11 @@ async function loadCore(options: FractaOptions) {
   };
   return { fracta, TOOLS: visible, toolsFor, ceilingFor, resources, progressFollower, errorResult, FractaError };
 }
+
+/** The tools that ask a run's chain are listed only where there is a chain: in the fracta an agent was given. */
+function isChildOf(options: FractaOptions): boolean {
+  return Boolean((options.env ?? process.env)[FRACTA_ENV.PARENT_RUN]);
+}
 type Core = Awaited<ReturnType<typeof loadCore>>;
 
 const INSTRUCTIONS = [
@@ -82,7 +79,8 @@ const INSTRUCTIONS = [
   'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
 ].join(' ');
 
-export type CoreLoader = () => Promise<Core>;
+/** The process's core, loaded on the first call; `loaded` says whether it has finished loading. */
+export type CoreLoader = (() => Promise<Core>) & { readonly isLoaded: () => boolean };
 
 /** One MCP session's server: stdio has one, HTTP one per client, all on one core (one queue). */
 export function createServer(core: CoreLoader, options: FractaOptions): { server: Server; detach: () => void } {
@@ -103,6 +101,15 @@ export function createServer(core: CoreLoader, options: FractaOptions): { server
     return ceiling;
   };
   server.setRequestHandler(ListToolsRequestSchema, async () => {
+    // Until the core has loaded, the list made at build time answers (the core loads meanwhile).
+    if (!core.isLoaded()) {
+      const quick = quickCeiling(server.getClientVersion()?.name, options.configPath, options.env ?? process.env);
+      const list = quick && prebuiltToolList(isChildOf(options), quick.seconds);
+      if (list) {
+        void core();
+        return { tools: list };
+      }
+    }
     const loaded = await core();
     return { tools: loaded.toolsFor(ceilingOf(loaded).seconds) };
   });
@@ -155,14 +162,12 @@ export function createServer(core: CoreLoader, options: FractaOptions): { server
     const env = options.env ?? process.env;
     const parent = env[FRACTA_ENV.PARENT_RUN];
     if (parent && isRunId(parent)) markMcpConnected(env, parent);
-    void core().then(
-      (loaded) => {
-        const client = server.getClientVersion();
-        const chosen = ceilingOf(loaded);
-        console.error(`fracta: client ${[client?.name ?? '(unnamed)', client?.version].filter(Boolean).join(' ')}, wait ceiling ${chosen.seconds} s (${chosen.source})`);
-      },
-      () => undefined,
-    );
+    const client = server.getClientVersion();
+    const say = (chosen: WaitCeiling) => console.error(`fracta: client ${[client?.name ?? '(unnamed)', client?.version].filter(Boolean).join(' ')}, wait ceiling ${chosen.seconds} s (${chosen.source})`);
+    // Said without loading the core when the config cannot change the ceiling; else once it has loaded.
+    const quick = quickCeiling(client?.name, options.configPath, options.env ?? process.env);
+    if (quick) say(quick);
+    else void core().then((loaded) => say(ceilingOf(loaded)), () => undefined);
   };
   return { server, detach: () => stopListening?.() };
 }
@@ -179,10 +184,17 @@ export function guardStdout(): void {
 /** The process's one core, loaded on first need. */
 export function coreLoader(options: FractaOptions): { core: CoreLoader; loaded: () => Promise<Core | undefined> } {
   let loading: Promise<Core> | undefined;
-  const core = (): Promise<Core> => {
-    loading ??= loadCore(options);
-    return loading;
-  };
+  let done = false;
+  const core = Object.assign(
+    (): Promise<Core> => {
+      loading ??= loadCore(options).then((value) => {
+        done = true;
+        return value;
+      });
+      return loading;
+    },
+    { isLoaded: () => done },
+  );
   // A core still loading may be about to start runs: wait for it (for a shutdown to stop them).
   return { core, loaded: async () => (loading ? loading.then((value) => value, () => undefined) : undefined) };
 }
@@ -233,7 +245,8 @@ export async function runMcpServer(options: FractaOptions): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => void close(`got ${signal}`));
   server.onclose = () => void close('the connection closed');
 
-  // After the handshake, not before: the client waits for the SDK and nothing more.
+  // After the handshake: the client waits for the SDK and nothing more, and its tools/list (which
+  // comes at once) is answered from the prebuilt list while the core loads.
   const initialized = server.oninitialized;
   server.oninitialized = () => {
     initialized?.();
