@@ -186,11 +186,11 @@ export function config(runtimes, agents = {}) {
 // ---------------------------------------------------------------- fracta over MCP
 
 /** `fracta mcp` on a sandbox, connected with the MCP SDK Client over real stdio. */
-export async function startFracta(sandbox, { nodeArgs = [] } = {}) {
+export async function startFracta(sandbox, { nodeArgs = [], env = {} } = {}) {
   const transport = new StdioClientTransport({
     command: NODE,
     args: [...nodeArgs, CLI, 'mcp', '--config', sandbox.configPath],
-    env: sandbox.env,
+    env: { ...sandbox.env, ...env },
     cwd: sandbox.dir,
     stderr: 'pipe',
   });

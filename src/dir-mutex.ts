@@ -43,7 +43,7 @@ export class DirMutex {
     try {
       return { value: fn() };
     } finally {
-      fs.rmSync(this.path, { recursive: true, force: true });
+      this.release();
     }
   }
 
@@ -53,6 +53,18 @@ export class DirMutex {
       const done = this.tryRun(fn);
       if (done) return done.value;
       await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
+  /**
+   * The folder it made is empty: one rmdir (rm's recursive walk costs a stat and a readdir more, on
+   * every spawn). Only when something was put inside it meanwhile does the walk run.
+   */
+  private release(): void {
+    try {
+      fs.rmdirSync(this.path);
+    } catch {
+      fs.rmSync(this.path, { recursive: true, force: true });
     }
   }
 

@@ -14,6 +14,7 @@ import { RuntimeRegistry } from './host/registry.js';
 import { fractaHome } from './paths.js';
 import { DEFAULT_WAIT_S, FRACTA_ENV, LONGEST_WAIT_S } from './names.js';
 import { capWait } from './wait-ceiling.js';
+import { traceBegin, traceCall, traceEnd } from './trace.js';
 import { waitForRuns, type WaitResult } from './runs/wait-many.js';
 import {
   parseRequest,
@@ -176,13 +177,16 @@ export class Fracta {
 
   /** Starts a run; returns its record and how long the caller asked to wait for it. */
   async start(raw: unknown, ceilingS = LONGEST_WAIT_S): Promise<{ record: RunRecord; waitMs: number }> {
+    traceBegin();
     await this.ready();
     const config = this.config();
     let plan: SpawnPlan;
     let request: SpawnRequest;
     try {
       request = parseRequest(spawnRequestSchema, raw, 'spawn');
+      traceCall('parsed');
       plan = await this.plan(request, config);
+      traceCall('planned');
     } catch (error) {
       // Raised before the run has its own list of secrets, and may quote the request.
       throw maskError(error, knownSecrets(config, this.env));
@@ -214,7 +218,9 @@ export class Fracta {
     const { record, waitMs } = await this.start(raw, call.ceilingS);
     // A queued run is waited for too: wait_s covers the queue and the run.
     if (isTerminal(record.status) || waitMs === 0) return record;
-    return following([record.run_id], call.follow, () => this.runner.wait(record.run_id, waitMs, call.signal));
+    const answer = await following([record.run_id], call.follow, () => this.runner.wait(record.run_id, waitMs, call.signal));
+    traceEnd(record.run_id, 'answered');
+    return answer;
   }
 
   /**

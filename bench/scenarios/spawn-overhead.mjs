@@ -40,6 +40,7 @@ export async function spawnOverhead({ rounds, warmups, log }) {
     if ((round + 1) % 10 === 0 || round + 1 === warmups + rounds) log(`spawn overhead: round ${round + 1}/${warmups + rounds}`);
   }
   await server.close();
+  const breakdown = await traceBreakdown(sandbox, task, rounds);
   const row = (kind, label) => ({
     section: 'Spawn overhead',
     name: `\`spawn\` (wait_s) of a tiny ${label} CLI: call → result`,
@@ -53,5 +54,36 @@ export async function spawnOverhead({ rounds, warmups, log }) {
         ? 'The tax fracta puts on every run, on top of the CLI\'s own run time: MCP round trip, validation, run record, workspace, slot lease, logs to disk, result.'
         : 'The same tax next to a realistic (Node) CLI start.',
   });
-  return [row('sh', 'shell'), row('node', 'Node')];
+  return [row('sh', 'shell'), row('node', 'Node'), breakdown];
+}
+
+/**
+ * Where the time of one spawn goes inside fracta (FRACTA_TRACE=spawn, on a server of its own so the
+ * rows above are measured without it): the median of each step's share, from the call's arrival to
+ * the answer. The steps are those of src/trace.ts.
+ */
+async function traceBreakdown(sandbox, task, rounds) {
+  const server = await startFracta(sandbox, { env: { FRACTA_TRACE: 'spawn' } });
+  for (let round = 0; round < rounds + 5; round++) await spawnRecord(server, { task, runtime: 'tiny-sh', wait_s: 50 });
+  await server.close();
+  const lines = server.stderr().split('\n').filter((line) => line.startsWith('fracta: trace ')).slice(5);
+  const steps = new Map();
+  const totals = [];
+  for (const line of lines) {
+    let previous = 0;
+    for (const [, name, at] of line.matchAll(/(\w+)=([\d.]+)/g)) {
+      steps.set(name, [...(steps.get(name) ?? []), Number(at) - previous]);
+      previous = Number(at);
+    }
+    totals.push(previous);
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  return {
+    section: 'Spawn overhead',
+    context: true,
+    name: 'inside fracta, call arrived → answer sent, by step (tiny shell CLI, FRACTA_TRACE=spawn)',
+    fracta: stats(totals),
+    extra: [...steps].map(([name, values]) => `${name} +${median(values).toFixed(2)}`).join(' · '),
+    meaning: 'parsed: the request; planned: runtime, model, workspace, command; recorded: run folder, active marker, task and record on disk; slot: the queue and its lease; workspace: its files declared; process: folder, files and logs written, the child forked and exec\'d; running: the record with its pid; exited: the child ran; settled: outcome read; final: the terminal record written; answered: the waiter told.',
+  };
 }

@@ -4,6 +4,7 @@
  * send, close, cancel) for it and for runs other fracta processes own. A run is never tied to the
  * request that started it: waiting is separate from running.
  */
+import { traceRun } from '../trace.js';
 import { maskSecrets } from '../secrets.js';
 import { asFractaError, FractaError, isFractaError } from '../errors.js';
 import type { RunningJob } from '../executor/backend.js';
@@ -102,6 +103,7 @@ export class Runner {
       // Marked active first: a crash right after the record is written still leaves it to recovery.
       this.store.markActive(runId);
       await Promise.all([this.store.writeTask(runId, task), this.store.write(run.record)]);
+      traceRun(runId, 'recorded');
     } catch (error) {
       // A run that could not be recorded (a full disk) leaves nothing that looks like one.
       this.store.discard(runId);
@@ -120,11 +122,15 @@ export class Runner {
   /** A run that has its slots: its workspace, its process, and a watch on both. */
   private async launch(run: Run): Promise<void> {
     const { plan } = run;
+    traceRun(plan.runId, 'slot');
     run.record = { ...run.record, status: 'running' };
     if (isStreamSpec(plan.command)) run.session = openSession(run, plan.command, this.store, plan.target.multiTurn, (reason) => void this.stop(run, reason));
     let job: RunningJob;
     try {
-      job = await this.startProcess(run, plan.command, await prepareWorkspace(plan));
+      const files = await prepareWorkspace(plan);
+      traceRun(plan.runId, 'workspace');
+      job = await this.startProcess(run, plan.command, files);
+      traceRun(plan.runId, 'process');
     } catch (error) {
       await this.finish(run, refusedAtStart(run.record, asFractaError(error, 'spawn_failed'), plan.childEnv.secrets), true);
       return;
@@ -134,6 +140,7 @@ export class Runner {
     run.heardFrom(() => void this.stop(run, 'silent'));
     run.record = { ...run.record, pid: job.pid, started_at: new Date().toISOString(), ...job.place };
     await run.persist();
+    traceRun(plan.runId, 'running');
     run.session?.attach(job);
     void this.watch(run, job);
     if (run.session) this.inboxes.watch();
@@ -179,6 +186,7 @@ export class Runner {
     // A live session times each turn instead (LiveSession).
     const timer = session ? undefined : setTimeout(() => void this.stop(run, 'timeout'), Math.min(plan.timeoutS * 1000, MAX_TIMER_MS));
     let exit = await job.exited;
+    traceRun(plan.runId, 'exited');
     while (this.waitsForNextTurn(run)) {
       run.update({ pid: null });
       const next = await run.nextProcess();
@@ -206,8 +214,10 @@ export class Runner {
     let final = await settleWorkspace(run.plan, { ...record, ...asked, needs_input: false, pending_requests: [] }, prepared);
     // What it spent, settled once; a budget that spends stops the runs under it.
     final = await this.budgets.settle(run, final);
+    traceRun(run.runId, 'settled');
     run.record = final;
     await run.persist();
+    traceRun(run.runId, 'final');
     // No terminal state is claimed that is not on disk.
     if (run.writeError) final = this.unwritten.keep(final, run.writeError);
     else this.store.markEnded(final.run_id);
