@@ -24,19 +24,27 @@ let server: Server;
 let model: ChatServer;
 let dir: string;
 
+/**
+ * The tests below run at once, and every opencode under one HOME writes one SQLite database: several
+ * at a time fail now and then with "database is locked". So each test's runs have a HOME of their own
+ * (a runtime per test, `opencode-<home>`); the runs within a test share theirs, as a session must.
+ */
+const HOMES = ['home', 'batch', 'stream', 'permissions', 'mcp', 'ask', 'e401', 'e404', 'e400', 'e500', 'offline'] as const;
+type Home = (typeof HOMES)[number];
+
 /** The child's own HOME and XDG folders, inside the test's temp folder. */
-function childEnv(): Record<string, string> {
+function childEnv(home: Home = 'home'): Record<string, string> {
   return {
-    HOME: `${dir}/home`,
+    HOME: `${dir}/${home}`,
     TMPDIR: `${dir}/tmp`,
-    XDG_CONFIG_HOME: `${dir}/home/.config`,
-    XDG_DATA_HOME: `${dir}/home/.local/share`,
-    XDG_CACHE_HOME: `${dir}/home/.cache`,
-    XDG_STATE_HOME: `${dir}/home/.local/state`,
+    XDG_CONFIG_HOME: `${dir}/${home}/.config`,
+    XDG_DATA_HOME: `${dir}/${home}/.local/share`,
+    XDG_CACHE_HOME: `${dir}/${home}/.cache`,
+    XDG_STATE_HOME: `${dir}/${home}/.local/state`,
   };
 }
 
-function runtime(name: string, baseUrl: string, extra = ''): string {
+function runtime(name: string, baseUrl: string, extra = '', home: Home = 'home'): string {
   const config = {
     provider: {
       fake: {
@@ -58,7 +66,7 @@ function runtime(name: string, baseUrl: string, extra = ''): string {
       default_plugins: false
       npm_offline: true
       config: ${JSON.stringify(config)}
-      env: ${JSON.stringify(childEnv())}
+      env: ${JSON.stringify(childEnv(home))}
 ${extra}`;
 }
 
@@ -76,10 +84,12 @@ beforeAll(async () => {
   onCleanup(() => model.close());
   dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fracta-opencode-'));
   onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const sub of ['home', 'tmp']) fs.mkdirSync(path.join(dir, sub));
+  for (const sub of [...HOMES, 'tmp']) fs.mkdirSync(path.join(dir, sub));
   // opencode creates its database on first use, and runs that start at once under a fresh HOME race to do
-  // it (one fails with "Failed query: CREATE TABLE"): create it before the tests start runs at once.
-  await promisify(execFile)(OPENCODE, ['session', 'list'], { cwd: dir, env: { ...process.env, ...childEnv(), npm_config_offline: 'true' }, timeout: 60_000 });
+  // it (one fails with "Failed query: CREATE TABLE"): create each before the tests start runs at once.
+  for (const home of HOMES) {
+    await promisify(execFile)(OPENCODE, ['session', 'list'], { cwd: dir, env: { ...process.env, ...childEnv(home), npm_config_offline: 'true' }, timeout: 60_000 });
+  }
   const config = `
 agents:
   default_runtime: opencode
@@ -88,7 +98,8 @@ agents:
   max_runtime_concurrent: 10
   agent_runtimes:
 ${runtime('opencode', `${model.url}/v1`)}
-${runtime('opencode-offline', 'http://127.0.0.1:1/v1')}
+${HOMES.filter((home) => home !== 'home' && home !== 'offline').map((home) => runtime(`opencode-${home}`, `${model.url}/v1`, '', home)).join('\n')}
+${runtime('opencode-offline', 'http://127.0.0.1:1/v1', '', 'offline')}
 ${runtime('opencode-narrow', `${model.url}/v1`, '      permissions:\n        allowed_tools: ["read", "bash(touch *)"]\n')}
     echo-agent:
       adapter: command
@@ -96,7 +107,7 @@ ${runtime('opencode-narrow', `${model.url}/v1`, '      permissions:\n        all
       args: ["--stdin"]
 `;
   server = await startServer({ config });
-}, 60_000);
+}, 180_000);
 
 afterAll(runCleanups, 60_000);
 
@@ -152,7 +163,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
   });
 
   it('batch, then resume by token and by run in the session\'s workspace: each request carries the turns before', async () => {
-    const first = await spawn({ task: 'remember the word pelican', tier: 'heavy' });
+    const first = await spawn({ task: 'remember the word pelican', tier: 'heavy', runtime: 'opencode-batch' });
     expect(outcome(first)).toEqual({ status: 'succeeded', error: null });
     expect(first).toMatchObject({ status: 'succeeded', host: 'opencode', tier: 'Full-Agent', model: 'fake/fake-heavy', output: 'FAKE-OK: remember the word pelican', exit_code: 0 });
     expect(first.resume_token).toMatch(/^ses_/);
@@ -165,12 +176,12 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
     expect(first.argv.join(' ')).not.toContain('pelican');
     expect(model.requests.filter((req) => req.isTitle)).toEqual([]);
 
-    const byToken = await spawn({ task: 'what was the word?', resume_token: first.resume_token });
+    const byToken = await spawn({ task: 'what was the word?', resume_token: first.resume_token, runtime: 'opencode-batch' });
     expect(byToken).toMatchObject({ status: 'succeeded', resume_token: first.resume_token, resumed_from: first.run_id, workspace: first.workspace, output: 'FAKE-OK: what was the word?' });
     expect(byToken.argv).toEqual(expect.arrayContaining([`--session=${first.resume_token}`]));
     expect(conversation(requestsOf(first.resume_token).at(-1)!)).toContain('remember the word pelican');
 
-    const byRun = await spawn({ task: 'and again?', resume_run: first.run_id });
+    const byRun = await spawn({ task: 'and again?', resume_run: first.run_id, runtime: 'opencode-batch' });
     expect(byRun).toMatchObject({ status: 'succeeded', resume_token: first.resume_token, workspace: first.workspace });
     const texts = conversation(requestsOf(first.resume_token).at(-1)!);
     expect(texts).toContain('remember the word pelican');
@@ -182,7 +193,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
     const progress: string[] = [];
     const onprogress = (note: { message?: string }) => progress.push(note.message ?? '');
     const started = structured(
-      (await server.client.callTool({ name: 'spawn', arguments: { task: 'first live message', stream: true, wait_s: 50 } }, undefined, { ...CALL, onprogress })) as any,
+      (await server.client.callTool({ name: 'spawn', arguments: { task: 'first live message', stream: true, wait_s: 50, runtime: 'opencode-stream' } }, undefined, { ...CALL, onprogress })) as any,
     );
     const first = await settled(started, onprogress);
     expect(outcome(first)).toEqual({ status: 'running', error: null });
@@ -217,7 +228,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
   });
 
   it('tool permissions: allowed_tools lets bash(touch *) run and denies rm, which the run reports', async () => {
-    const record = await spawn({ task: 'PERMISSION-PROBE', allowed_tools: ['bash(touch *)'] });
+    const record = await spawn({ task: 'PERMISSION-PROBE', allowed_tools: ['bash(touch *)'], runtime: 'opencode-permissions' });
     expect(outcome(record)).toEqual({ status: 'succeeded', error: null });
     expect(record).toMatchObject({ status: 'succeeded', output: 'FAKE-OK: permissions probed' });
     expect(record.warnings).toEqual(['opencode denied 1 tool call: bash (rm -f keep.txt); allow them with allowed_tools (or the runtime\'s permissions)']);
@@ -238,7 +249,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
 
   it('agent_mcp: the child calls fracta_spawn, and the grandchild run is its child with the result returned to the model', async () => {
     const call = JSON.stringify({ task: 'grandchild work', runtime: 'echo-agent', wait_s: 30 });
-    const parent = await spawn({ task: `[tool:fracta_spawn ${call}]`, agent_mcp: true });
+    const parent = await spawn({ task: `[tool:fracta_spawn ${call}]`, agent_mcp: true, runtime: 'opencode-mcp' });
     expect(outcome(parent)).toEqual({ status: 'succeeded', error: null });
     expect(parent).toMatchObject({ status: 'succeeded', depth: 1 });
     const [asked, answered] = requestsOf(parent.resume_token);
@@ -256,7 +267,7 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
   });
 
   it("ask_parent: the question waits in the parent's wait, and its answer is the tool result opencode's model receives", async () => {
-    const { asked, ended } = await askAndAnswer(server, { task: '[tool:fracta_ask_parent {"question":"Which port?"}]' }, 'port 8443, please');
+    const { asked, ended } = await askAndAnswer(server, { task: '[tool:fracta_ask_parent {"question":"Which port?"}]', runtime: 'opencode-ask' }, 'port 8443, please');
     expect(asked).toMatchObject({ kind: 'question', question: 'Which port?' });
     expect(ended.status).toBe('succeeded');
     const [, answered] = requestsOf(ended.resume_token);
@@ -272,10 +283,10 @@ describe.concurrent('opencode runtime', { timeout: 300_000 }, () => {
   describe('errors come back as clear fracta errors within seconds of the failure, without opencode\'s minute of retries', () => {
     // One request each: no retry (for the unreachable API, the plugin's "gave up after 0 retries" says it).
     for (const [name, args, code, message, requests] of [
-      ['401', { task: 'auth [http:401]' }, 'auth_failed', /^Incorrect API key provided \(fake error 401\) \(give the provider an API key/, 1],
-      ['unknown model (404)', { task: 'model please', model: 'fake/does-not-exist' }, 'unknown_model', /^HTTP 404: The model `does-not-exist` does not exist/, 1],
-      ['400', { task: 'bad [http:400]' }, 'api_error', /^fake error 400$/, 1],
-      ['500', { task: 'boom [http:500]' }, 'api_error', /\(fake error 500\) \(gave up after 0 retries, the runtime's max_retries\)$/, 1],
+      ['401', { task: 'auth [http:401]', runtime: 'opencode-e401' }, 'auth_failed', /^Incorrect API key provided \(fake error 401\) \(give the provider an API key/, 1],
+      ['unknown model (404)', { task: 'model please', model: 'fake/does-not-exist', runtime: 'opencode-e404' }, 'unknown_model', /^HTTP 404: The model `does-not-exist` does not exist/, 1],
+      ['400', { task: 'bad [http:400]', runtime: 'opencode-e400' }, 'api_error', /^fake error 400$/, 1],
+      ['500', { task: 'boom [http:500]', runtime: 'opencode-e500' }, 'api_error', /\(fake error 500\) \(gave up after 0 retries, the runtime's max_retries\)$/, 1],
       ['unreachable API', { task: 'hello nobody', runtime: 'opencode-offline' }, 'api_unreachable', /^Cannot connect to API: .*gave up after 0 retries.*check the provider's baseURL/, 0],
     ] as const) {
       it(name, async () => {

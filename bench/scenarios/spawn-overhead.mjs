@@ -10,28 +10,32 @@ import path from 'node:path';
 import { config, FIXTURES, makeSandbox, now, paired, spawnRecord, startFracta, stats, timedRun } from '../lib.mjs';
 
 export async function spawnOverhead({ rounds, warmups, log }) {
-  const fixtures = { sh: path.join(FIXTURES, 'tiny.sh'), node: path.join(FIXTURES, 'tiny.mjs') };
+  const fixtures = { sh: path.join(FIXTURES, 'tiny.sh'), node: path.join(FIXTURES, 'tiny.mjs'), claude: path.join(FIXTURES, 'fake-claude.mjs') };
+  const args = { sh: [], node: [], claude: ['-p', '--output-format', 'text'] };
   const sandbox = makeSandbox(
     'spawn',
     config(
       {
         'tiny-sh': ['adapter: command', `command: ${fixtures.sh}`, 'output: text'],
         'tiny-node': ['adapter: command', `command: ${fixtures.node}`, 'output: text'],
+        // What an independent harness ran: a Node stand-in for `claude -p --output-format text`, prompt on stdin.
+        'tiny-claude': ['adapter: command', `command: ${fixtures.claude}`, 'args: ["-p", "--output-format", "text"]', 'prompt_via: stdin', 'output: text'],
       },
       { default_runtime: 'tiny-sh' },
     ),
   );
   const server = await startFracta(sandbox);
-  const samples = { sh: { fracta: [], direct: [] }, node: { fracta: [], direct: [] } };
+  const samples = { sh: { fracta: [], direct: [] }, node: { fracta: [], direct: [] }, claude: { fracta: [], direct: [] } };
+  const answers = { sh: 'ok', node: 'ok', claude: 'Done: say ok' };
   const task = 'say ok';
   for (let round = 0; round < warmups + rounds; round++) {
-    for (const kind of ['sh', 'node']) {
+    for (const kind of ['sh', 'node', 'claude']) {
       const started = now();
       const record = await spawnRecord(server, { task, runtime: `tiny-${kind}`, wait_s: 50 });
       const fracta = now() - started;
-      if (!record.output.startsWith('ok')) throw new Error(`tiny-${kind} answered ${JSON.stringify(record.output)}`);
-      const direct = await timedRun(fixtures[kind], [], { input: task, cwd: sandbox.dir });
-      if (!direct.stdout.startsWith('ok')) throw new Error(`direct ${kind} answered ${JSON.stringify(direct.stdout)}`);
+      if (!record.output.startsWith(answers[kind])) throw new Error(`tiny-${kind} answered ${JSON.stringify(record.output)}`);
+      const direct = await timedRun(fixtures[kind], args[kind], { input: task, cwd: sandbox.dir });
+      if (!direct.stdout.startsWith(answers[kind])) throw new Error(`direct ${kind} answered ${JSON.stringify(direct.stdout)}`);
       if (round >= warmups) {
         samples[kind].fracta.push(fracta);
         samples[kind].direct.push(direct.ms);
@@ -41,9 +45,9 @@ export async function spawnOverhead({ rounds, warmups, log }) {
   }
   await server.close();
   const breakdown = await traceBreakdown(sandbox, task, rounds);
-  const row = (kind, label) => ({
+  const row = (kind, label, cli = `a tiny ${label} CLI`) => ({
     section: 'Spawn overhead',
-    name: `\`spawn\` (wait_s) of a tiny ${label} CLI: call → result`,
+    name: `\`spawn\` (wait_s) of ${cli}: call → result`,
     fracta: stats(samples[kind].fracta),
     floorName: `same ${label} fixture run directly (child_process)`,
     floor: stats(samples[kind].direct),
@@ -52,9 +56,11 @@ export async function spawnOverhead({ rounds, warmups, log }) {
     meaning:
       kind === 'sh'
         ? 'The tax fracta puts on every run, on top of the CLI\'s own run time: MCP round trip, validation, run record, workspace, slot lease, logs to disk, result.'
-        : 'The same tax next to a realistic (Node) CLI start.',
+        : kind === 'node'
+          ? 'The same tax next to a realistic (Node) CLI start.'
+          : 'The call an independent harness made: a Node stand-in for `claude -p --output-format text`, prompt on stdin, through `spawn` with `wait_s`, against running it directly.',
   });
-  return [row('sh', 'shell'), row('node', 'Node'), breakdown];
+  return [row('sh', 'shell'), row('node', 'Node'), row('claude', 'Node', 'a stand-in for `claude -p --output-format text`'), breakdown];
 }
 
 /**
