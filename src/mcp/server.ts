@@ -16,7 +16,6 @@ import type { WaitCeiling } from '../wait-ceiling.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_WAIT_CEILING_S, FRACTA_ENV } from '../names.js';
 import { prebuiltToolList, quickCeiling, toolList } from './tool-list.js';
-
 import { LineTransport } from './transport.js';
 import { markMcpConnected } from '../paths.js';
 import { isRunId } from '../run-id.js';
@@ -79,13 +78,13 @@ const INSTRUCTIONS = [
   'runtimes lists what can be spawned; runs and status show past and current runs; cancel stops one; each run\'s output is the resource fracta://runs/{run_id}/log.',
 ].join(' ');
 
-/** The process's core, loaded on the first call; `loaded` says whether it has finished loading. */
+/** The process's core, loaded on the first call; `isLoaded` says whether it has finished loading. */
 export type CoreLoader = (() => Promise<Core>) & { readonly isLoaded: () => boolean };
 
 /** One MCP session's server: stdio has one, HTTP one per client, all on one core (one queue). */
 export function createServer(core: CoreLoader, options: FractaOptions): { server: Server; detach: () => void } {
   // Only the fracta at the root of a tree has a person to ask; a child's client is an agent.
-  const isRoot = !(options.env ?? process.env)[FRACTA_ENV.PARENT_RUN];
+  const isRoot = !isChildOf(options);
   let stopListening: (() => void) | undefined;
   // The runs this session started: its person is asked about those, not about another client's.
   const own = new Set<string>();
