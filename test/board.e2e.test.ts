@@ -145,6 +145,9 @@ describe.skipIf(!CHROMIUM)('fracta board in Chromium', () => {
     expect(viaUrl.status).toBe(401);
     const form = await fetch(`${board.base}/api/runs/r1/cancel`, { method: 'POST', headers: { 'x-fracta-token': board.token, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
     expect(form.status).toBe(415);
+    const notJson = await fetch(`${board.base}/api/runs/r1/cancel`, { method: 'POST', headers: { 'x-fracta-token': board.token, 'content-type': 'application/json' }, body: '{nope' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { message: string } }).error.message).toBe('the request body is not JSON');
     const page = await browser!.newPage();
     onCleanup(() => page.close());
     const response = await page.goto(board.base);

@@ -19,7 +19,7 @@ import { streamSSE } from 'hono/streaming';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Fracta } from '../service.js';
 import type { RunRecord } from '../record.js';
-import { asFractaError } from '../errors.js';
+import { FractaError, asFractaError } from '../errors.js';
 import { boardAsset } from './assets.js';
 import { RunWatch, summary } from './watch.js';
 
@@ -179,8 +179,13 @@ export async function startBoard(fracta: Fracta, options: { port?: number; token
 
   const body = async (c: Context): Promise<Record<string, unknown>> => {
     const text = await c.req.text();
-    if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw Object.assign(new Error(`the request is over ${MAX_BODY_BYTES} bytes`), { code: 'invalid_input' });
-    const parsed = text ? (JSON.parse(text) as unknown) : {};
+    if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new FractaError('invalid_input', `the request is over ${MAX_BODY_BYTES} bytes`);
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      throw new FractaError('invalid_input', 'the request body is not JSON');
+    }
     return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
   };
 
