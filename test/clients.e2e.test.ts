@@ -78,15 +78,25 @@ function clientDirs(sandbox: Sandbox): { home: string; tmp: string } {
   return { home, tmp };
 }
 
+/** A sandbox, a scripted model server and a HOME for the client; all removed after the test. */
+async function setUp<M extends { close(): Promise<void> | void }>(startModel: () => Promise<M>): Promise<{ sandbox: Sandbox; model: M; home: string; tmp: string }> {
+  const sandbox = makeSandbox();
+  const model = await startModel();
+  onCleanup(() => model.close());
+  return { sandbox, model, ...clientDirs(sandbox) };
+}
+
+/** What the real claude needs to talk to the scripted server only, with its HOME in the sandbox. */
+function claudeEnv(sandbox: Sandbox, home: string, tmp: string, baseUrl: string): Record<string, string> {
+  return { ...sandbox.env, HOME: home, TMPDIR: tmp, ANTHROPIC_BASE_URL: baseUrl, ANTHROPIC_API_KEY: 'sk-ant-fake', DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1', CLAUDE_CODE_MAX_RETRIES: '0', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
+}
+
 const spawnArgs = (who: string) => JSON.stringify({ task: `hello via ${who}`, runtime: 'echo-agent', wait_s: 30 });
 
 describe('the printed client entries, used by the real clients', () => {
   it('claude-code: `claude mcp add` as printed, then claude -p with the allowed tools the note names, spawns through fracta', async () => {
-    const sandbox = makeSandbox();
-    const model = await startModelServer();
-    onCleanup(() => model.close());
-    const { home, tmp } = clientDirs(sandbox);
-    const env = { ...sandbox.env, HOME: home, TMPDIR: tmp, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-ant-fake', DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1', CLAUDE_CODE_MAX_RETRIES: '0', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
+    const { sandbox, model, home, tmp } = await setUp(startModelServer);
+    const env = claudeEnv(sandbox, home, tmp, model.url);
     const { entry, notes } = await printed(sandbox, 'claude-code');
     const words = shellWords(entry.trim());
     expect(words.slice(0, 3)).toEqual(['claude', 'mcp', 'add']);
@@ -104,10 +114,7 @@ describe('the printed client entries, used by the real clients', () => {
   }, HEAVY_MS);
 
   it('claude-code over HTTP: the printed `claude mcp add --transport http`, with the token exported as the note says, spawns through fracta mcp --http', async () => {
-    const sandbox = makeSandbox();
-    const model = await startModelServer();
-    onCleanup(() => model.close());
-    const { home, tmp } = clientDirs(sandbox);
+    const { sandbox, model, home, tmp } = await setUp(startModelServer);
     const tokenFile = path.join(sandbox.dir, 'token');
     const server = spawn(process.execPath, [CLI, 'mcp', '--http', '127.0.0.1:0', '--token-file', tokenFile, '--config', sandbox.configPath], { env: sandbox.env, stdio: ['ignore', 'ignore', 'pipe'] });
     onCleanup(() => killQuietly(server.pid!));
@@ -120,7 +127,7 @@ describe('the printed client entries, used by the real clients', () => {
     expect(result.stderr).toContain(`export FRACTA_MCP_TOKEN="$(cat ${tokenFile})"`);
     // What the shell does with the printed line once FRACTA_MCP_TOKEN is exported.
     const words = shellWords(result.stdout.trim().replace('${FRACTA_MCP_TOKEN}', token));
-    const env = { ...sandbox.env, HOME: home, TMPDIR: tmp, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-ant-fake', DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1', CLAUDE_CODE_MAX_RETRIES: '0', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
+    const env = claudeEnv(sandbox, home, tmp, model.url);
     expect((await run(CLAUDE, words.slice(1), { env, cwd: sandbox.dir })).code).toBe(0);
     const allowed = /--allowedTools (\S+)/.exec(result.stderr)![1]!;
     const answer = await run(CLAUDE, ['-p', '--output-format', 'json', '--allowedTools', allowed], { env, cwd: sandbox.dir, input: `[tool:mcp__fracta__spawn ${spawnArgs('claude over http')}]`, timeout: HEAVY_MS });
@@ -131,10 +138,7 @@ describe('the printed client entries, used by the real clients', () => {
   }, HEAVY_MS);
 
   it('codex: the printed TOML appended to config.toml lets codex exec spawn through fracta (approved, FRACTA_HOME passed on)', async () => {
-    const sandbox = makeSandbox();
-    const model = await startResponsesServer();
-    onCleanup(() => model.close());
-    const { home, tmp } = clientDirs(sandbox);
+    const { sandbox, model, home, tmp } = await setUp(startResponsesServer);
     const codexHome = path.join(home, '.codex');
     fs.mkdirSync(codexHome);
     const { entry } = await printed(sandbox, 'codex');
@@ -169,10 +173,7 @@ describe('the printed client entries, used by the real clients', () => {
   }, HEAVY_MS);
 
   it('gemini: the printed mcpServers merged into settings.json lets gemini -p spawn through fracta', async () => {
-    const sandbox = makeSandbox();
-    const model = await startGeminiServer();
-    onCleanup(() => model.close());
-    const { home, tmp } = clientDirs(sandbox);
+    const { sandbox, model, home, tmp } = await setUp(startGeminiServer);
     const geminiHome = path.join(home, 'gemini-user');
     fs.mkdirSync(path.join(geminiHome, '.gemini'), { recursive: true });
     const { entry } = await printed(sandbox, 'gemini');

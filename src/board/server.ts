@@ -11,7 +11,7 @@
  * image of another page can do. What reaches the page is what fracta wrote: records and logs are
  * masked when written.
  */
-import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
@@ -21,6 +21,7 @@ import type { Fracta } from '../service.js';
 import type { RunRecord } from '../record.js';
 import { FractaError, asFractaError } from '../errors.js';
 import { boardAsset } from './assets.js';
+import { AccessToken } from '../access-token.js';
 import { RunWatch, summary } from './watch.js';
 
 export const TOKEN_HEADER = 'x-fracta-token';
@@ -34,12 +35,6 @@ export interface Board {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
-}
-
-const digest = (text: string) => createHash('sha256').update(text).digest();
-
-function tokenMatches(given: string | undefined, expected: Buffer): boolean {
-  return given !== undefined && given.length > 0 && timingSafeEqual(digest(given), expected);
 }
 
 function failure(c: Context, error: unknown) {
@@ -65,7 +60,7 @@ function subtree(rootId: string, runs: readonly RunRecord[]): RunRecord[] {
 
 export async function startBoard(fracta: Fracta, options: { port?: number; token?: string; home: string }): Promise<Board> {
   const token = options.token ?? randomBytes(24).toString('base64url');
-  const expected = digest(token);
+  const access = new AccessToken(token);
   const watch = new RunWatch(fracta, options.home);
   let port = options.port ?? 0;
   const app = new Hono();
@@ -81,7 +76,7 @@ export async function startBoard(fracta: Fracta, options: { port?: number; token
     // Assets hold no data: the page itself reads the token from its own URL.
     if (isRead && c.req.path.startsWith('/assets/')) return next();
     const given = isRead ? (c.req.query('token') ?? c.req.header(TOKEN_HEADER)) : c.req.header(TOKEN_HEADER);
-    if (!tokenMatches(given, expected)) {
+    if (!access.matches(given)) {
       return c.json({ error: { code: 'unauthorized', message: isRead ? 'no or wrong token: open the URL fracta board printed' : `a request that changes something needs the token in the ${TOKEN_HEADER} header` } }, 401);
     }
     if (!isRead && !(c.req.header('content-type') ?? '').startsWith('application/json')) {

@@ -14,6 +14,8 @@ import { cliFacts } from '../host/cli-facts.js';
 import { findCommand } from '../executor/which.js';
 import { fractaHome } from '../paths.js';
 import { didYouMean } from '../did-you-mean.js';
+import { fillReferences, referencedVariables } from '../config/env.js';
+import type { RuntimeInfo } from '../runtime-info.js';
 
 export type CheckState = 'ok' | 'warn' | 'fail';
 
@@ -52,7 +54,6 @@ const VERSION_TIMEOUT_MS = 20_000;
 /** A smoke run is one line: two minutes is far more than any agent needs to say OK. */
 const SMOKE_TIMEOUT_S = 120;
 const SMOKE_TASK = 'Reply with the single word OK and nothing else.';
-const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 const ok = (check: string, detail: string): Check => ({ check, state: 'ok', detail });
 const warn = (check: string, detail: string, fix: string): Check => ({ check, state: 'warn', detail, fix });
@@ -77,25 +78,24 @@ async function versionOf(file: string, env: Record<string, string>): Promise<str
 function childEnv(templates: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
-  for (const [key, template] of Object.entries(templates)) out[key] = template.replace(REFERENCE, (_whole, name: string) => env[name] ?? '');
+  for (const [key, template] of Object.entries(templates)) out[key] = fillReferences(template, env);
   return out;
 }
 
-async function checkRuntime(fracta: Fracta, config: FractaConfig, name: string, options: DoctorOptions, tested: Record<string, string>): Promise<RuntimeReport> {
+async function checkRuntime(fracta: Fracta, config: FractaConfig, info: RuntimeInfo, options: DoctorOptions, tested: Record<string, string>): Promise<RuntimeReport> {
+  const name = info.name;
   const runtime = config.runtimes.get(name)!;
-  const info = fracta.runtimes().find((candidate) => candidate.name === name)!;
   const checks: Check[] = [];
   const env = childEnv(runtime.env, options.env);
   const facts = cliFacts(info.command, runtime.adapter);
   const onCluster = runtime.backend === 'kubernetes';
 
   // The variables fracta.yaml says the child needs.
-  const missing = [...new Set(Object.values(runtime.env).flatMap((template) => [...template.matchAll(REFERENCE)].map((match) => match[1]!)))].filter((variable) => !options.env[variable]);
-  const named = Object.values(runtime.env).some((template) => REFERENCE.test(template));
-  REFERENCE.lastIndex = 0;
+  const named = referencedVariables(runtime.env);
+  const missing = named.filter((variable) => !options.env[variable]);
   if (missing.length > 0) {
     checks.push(fail('variables', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set (named in env: of runtime "${name}")`, `set ${missing.join(' and ')} where fracta starts (for an MCP client, in the "env" of its server entry)`));
-  } else if (named) {
+  } else if (named.length > 0) {
     checks.push(ok('variables', 'every variable its env: names is set'));
   }
 
@@ -187,8 +187,9 @@ export async function doctor(fracta: Fracta, options: DoctorOptions): Promise<Do
     for (const name of unknown) general.push(fail('runtime', `no runtime "${name}"${didYouMean(name, known)}`, `use one of ${known.join(', ')}`));
     const asked = options.runtimes.length > 0 ? options.runtimes.filter((name) => config.runtimes.has(name)) : known;
     const tested = testedVersions();
+    const infos = new Map(fracta.runtimes().map((info) => [info.name, info]));
     // At once: a slow --version (gemini takes seconds to start) holds up no other runtime's checks.
-    runtimes.push(...(await Promise.all(asked.map((name) => checkRuntime(fracta, config, name, options, tested)))));
+    runtimes.push(...(await Promise.all(asked.map((name) => checkRuntime(fracta, config, infos.get(name)!, options, tested)))));
   }
   return { ok: general.every((check) => check.state !== 'fail') && runtimes.every((runtime) => runtime.ok), general, runtimes };
 }

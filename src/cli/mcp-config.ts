@@ -6,6 +6,7 @@
  */
 import { locateConfig } from '../config/load.js';
 import { cliFacts } from '../host/cli-facts.js';
+import { referencedVariables } from '../config/env.js';
 import { CHILD_TOOL_NAMES, CLIENT_WAIT_CEILINGS_S, FRACTA_ENV, FRACTA_SERVER_NAME, FRACTA_TOOL_NAMES } from '../names.js';
 import { selfCommand } from '../self.js';
 
@@ -43,8 +44,6 @@ export function serverEntry(configFlag: string | undefined, env: NodeJS.ProcessE
   };
 }
 
-const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
 /** A runtime as far as the entry needs it: its CLI and the variables its env: names. */
 export interface RuntimeNeeds {
   readonly command: string;
@@ -59,7 +58,7 @@ export interface RuntimeNeeds {
 export function neededVariables(runtimes: readonly RuntimeNeeds[]): string[] {
   const names = new Set<string>();
   for (const runtime of runtimes) {
-    for (const template of Object.values(runtime.env)) for (const match of template.matchAll(REFERENCE)) names.add(match[1]!);
+    for (const variable of referencedVariables(runtime.env)) names.add(variable);
     for (const variable of cliFacts(runtime.command, runtime.adapter)?.login?.variables ?? []) names.add(variable);
   }
   return [...names].sort();

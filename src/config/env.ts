@@ -10,6 +10,16 @@ import type { RuntimeConfig } from './runtime.js';
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
+/** The variables a runtime's env: reads from fracta's environment (its ${VAR} references), each once. */
+export function referencedVariables(templates: Readonly<Record<string, string>>): string[] {
+  return [...new Set(Object.values(templates).flatMap((template) => [...template.matchAll(REFERENCE)].map((match) => match[1]!)))];
+}
+
+/** A value of env: with its references filled from `source`; one that is not set becomes empty (for checks, never for a run). */
+export function fillReferences(template: string, source: NodeJS.ProcessEnv): string {
+  return template.replace(REFERENCE, (_whole, name: string) => source[name] ?? '');
+}
+
 export interface ChildEnv {
   readonly env: Record<string, string>;
   /**

@@ -9,7 +9,7 @@
  * node:http rather than a framework: one route, and every check above must come before any routing
  * a framework would do.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
@@ -18,6 +18,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FractaOptions } from '../service.js';
 import { coreLoader, createServer, guardStdout, reportAtStart } from './server.js';
+import { AccessToken } from '../access-token.js';
 
 export const MCP_PATH = '/mcp';
 const DEFAULT_HOST = '127.0.0.1';
@@ -95,10 +96,6 @@ function refuse(res: ServerResponse, status: number, message: string, headers: R
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 /** Reads the body up to MAX_BODY_BYTES; undefined when it was too big (already answered). */
 async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
@@ -131,7 +128,7 @@ export async function runHttpServer(options: FractaOptions, serve: HttpServeOpti
   }
   const { core, loaded } = coreLoader(options);
   const sessions = new Map<string, Session>();
-  const expected = digest(serve.token);
+  const token = new AccessToken(serve.token);
   let port = serve.port;
 
   const ownHosts = () => [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, ...(isLoopback(serve.host) ? [] : [`${serve.host}:${port}`])];
@@ -140,8 +137,7 @@ export async function runHttpServer(options: FractaOptions, serve: HttpServeOpti
   const authorized = (req: IncomingMessage): boolean => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    // Compared as digests: equal lengths, and no early exit that would time the token out byte by byte.
-    return match !== null && timingSafeEqual(digest(match[1]!), expected);
+    return match !== null && token.matches(match[1]);
   };
 
   const openSession = async (): Promise<Session> => {
